@@ -1,0 +1,27 @@
+#!/bin/bash
+# Build qemu-system-x86_64 with the revirt series into build/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/config.sh
+
+start=$(date +%s)
+scripts/fetch-qemu.sh
+scripts/prepare-tree.sh
+
+export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+mkdir -p build
+if [ ! -e build/build.ninja ]; then
+    (cd build && ../_qemu/tree/configure \
+        --target-list=x86_64-softmmu \
+        --without-default-features \
+        --enable-kvm --enable-tcg $REVIRT_CONFIGURE_EXTRA \
+        --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu \
+        --disable-docs) > build/configure.log 2>&1 || {
+        tail -n 30 build/configure.log >&2
+        echo "build: configure failed, see build/configure.log" >&2
+        exit 1
+    }
+fi
+ninja -C build $REVIRT_NINJA_TARGETS
+cp _qemu/src/.revirt-version build/revirt-qemu-version.txt
+echo "build: $(cat build/revirt-qemu-version.txt) with the revirt series in $(( $(date +%s) - start ))s"

@@ -1,0 +1,25 @@
+# Settings shared by the scripts.  Sourced, not run.
+
+# Debian 12's qemu source package; empty means the newest bookworm offers.
+REVIRT_QEMU_DEB_VERSION=${REVIRT_QEMU_DEB_VERSION-}
+
+# What building QEMU, building the test guests and running the tests need.
+REVIRT_APT_PACKAGES="build-essential ccache dpkg-dev git meson ninja-build \
+pkg-config python3 python3-venv libglib2.0-dev libpixman-1-dev zlib1g-dev \
+libfdt-dev libslirp-dev seabios ipxe-qemu qemu-system-data"
+
+# The commit in _qemu/tree that holds the pristine Debian source.
+REVIRT_BASE_TAG=debian-base
+
+# git with a fixed identity and dates, so that the pristine commit and the
+# series are the same on every machine.
+revirt_git() {
+    GIT_AUTHOR_NAME="revirt developers" GIT_AUTHOR_EMAIL="revirt@invalid" \
+    GIT_COMMITTER_NAME="revirt developers" GIT_COMMITTER_EMAIL="revirt@invalid" \
+    GIT_AUTHOR_DATE="2026-01-01T00:00:00Z" GIT_COMMITTER_DATE="2026-01-01T00:00:00Z" \
+    git -c init.defaultBranch=main -c advice.detachedHead=false "$@"
+}
+
+# Extra configure options and the ninja targets the tests need.
+REVIRT_CONFIGURE_EXTRA=""
+REVIRT_NINJA_TARGETS="qemu-system-x86_64"

@@ -1,0 +1,457 @@
+/*
+ * revirt driver ABI, version 1
+ *
+ * The one contract between a VMM (QEMU's "revirt" accelerator) and any revirt
+ * driver: a kernel that implements it behind /dev/revirt, or the revirt-kvm
+ * library that implements it over Linux KVM in userspace.
+ *
+ * Self-contained C: fixed-width types only, no padding the compiler chooses,
+ * every argument a fixed-size struct whose size is encoded in the call number,
+ * so a kernel can copy each one in and out with a single bounded copy.
+ *
+ * Copyright (c) 2026 The revirt developers
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#ifndef REVIRT_ABI_H
+#define REVIRT_ABI_H
+
+#include <stdint.h>
+
+#define REVIRT_API_VERSION 1
+
+/*
+ * Handles and calls
+ *
+ * There are three kinds of handle: the system handle (opening /dev/revirt,
+ * or revirt_kvm_open()), VM handles (REVIRT_CREATE_VM on the system handle)
+ * and vCPU handles (REVIRT_CREATE_VCPU on a VM handle).  A handle is closed
+ * with the host's close operation (close(2), or revirt_kvm_close()); a VM
+ * lives on until its last vCPU handle is closed too.
+ *
+ * A call is (handle, request, pointer to the request's argument struct).
+ * It returns 0, a new handle (>= 0) for the CREATE calls, or a negative
+ * errno value.  Errors every call can return:
+ *   -EBADF   the handle is not open (never opened, or closed)
+ *   -ENOTTY  the request is unknown, or not a call for this kind of handle
+ *   -EINVAL  a flags or reserved field is not zero, or an argument is out
+ *            of its documented range
+ *   -EFAULT  the argument pointer is not readable/writable (a kernel
+ *            driver checks this; a userspace driver cannot)
+ * A call never changes state when it fails, except where noted.
+ */
+
+/* Call numbers: Linux's _IOC layout, so a kernel driver can use ioctl(2). */
+#define REVIRT_IOC_TYPE         0xB9u
+#define REVIRT_IOC_NONE         0u
+#define REVIRT_IOC_WRITE        1u      /* the driver reads the argument */
+#define REVIRT_IOC_READ         2u      /* the driver writes the argument */
+#define REVIRT_IOC(dir, nr, size) \
+    ((uint32_t)(((dir) << 30) | ((uint32_t)(size) << 16) | \
+                (REVIRT_IOC_TYPE << 8) | (nr)))
+#define REVIRT_IO(nr)           REVIRT_IOC(REVIRT_IOC_NONE, nr, 0)
+#define REVIRT_IOR(nr, type)    REVIRT_IOC(REVIRT_IOC_READ, nr, sizeof(type))
+#define REVIRT_IOW(nr, type)    REVIRT_IOC(REVIRT_IOC_WRITE, nr, sizeof(type))
+#define REVIRT_IOWR(nr, type)   \
+    REVIRT_IOC(REVIRT_IOC_READ | REVIRT_IOC_WRITE, nr, sizeof(type))
+
+#define REVIRT_PAGE_SIZE        4096u
+
+/*
+ * Discovery (system handle)
+ */
+
+/* caps.features */
+#define REVIRT_FEATURE_READONLY_MEM  (1ull << 0) /* maps without PROT_WRITE */
+#define REVIRT_FEATURE_NOEXEC_MEM    (1ull << 1) /* maps without PROT_EXEC */
+#define REVIRT_FEATURE_NMI           (1ull << 2) /* REVIRT_EVENT_NMI */
+
+struct revirt_caps {
+    uint32_t api_version;       /* REVIRT_API_VERSION of the driver */
+    uint32_t max_vcpus;         /* vCPU ids are 0 .. max_vcpus - 1 */
+    uint32_t gpa_bits;          /* guest physical addresses are below 2^n */
+    uint32_t run_area_size;     /* bytes a vCPU's run area needs */
+    uint64_t state_classes;     /* REVIRT_STATE_* the driver can get/set */
+    uint64_t exits;             /* 1 << REVIRT_EXIT_* the driver reports */
+    uint64_t features;          /* REVIRT_FEATURE_* */
+    /*
+     * A guest-physical range the driver uses itself (for example KVM's
+     * real-mode TSS on Intel hosts); size 0 if none.  Memory the VMM maps
+     * there may be shadowed.
+     */
+    uint64_t private_gpa;
+    uint64_t private_size;
+    uint64_t reserved[8];
+};
+
+/*
+ * REVIRT_GET_CAPS: what the driver supports.  Call it first: a VMM must
+ * refuse a driver whose api_version it does not know.
+ */
+#define REVIRT_GET_CAPS         REVIRT_IOR(0x00, struct revirt_caps)
+
+#define REVIRT_CPUID_FLAG_INDEXED   (1u << 0)   /* index (ECX) matters */
+#define REVIRT_MAX_CPUID_ENTRIES    128
+
+struct revirt_cpuid_entry {
+    uint32_t function;          /* EAX on entry */
+    uint32_t index;             /* ECX on entry, if FLAG_INDEXED */
+    uint32_t flags;             /* REVIRT_CPUID_FLAG_* */
+    uint32_t eax, ebx, ecx, edx;
+    uint32_t reserved;
+};
+
+struct revirt_cpuid_table {
+    uint32_t count;             /* entries used */
+    uint32_t flags;             /* 0 */
+    struct revirt_cpuid_entry entries[REVIRT_MAX_CPUID_ENTRIES];
+};
+
+/*
+ * REVIRT_GET_SUPPORTED_CPUID: every CPUID leaf and bit the driver can give
+ * a guest.  A VMM computes the guest's table from its CPU model, filtered by
+ * this one, and sets it with REVIRT_SET_CPUID.
+ * -E2BIG: the driver's table does not fit REVIRT_MAX_CPUID_ENTRIES.
+ */
+#define REVIRT_GET_SUPPORTED_CPUID \
+    REVIRT_IOR(0x01, struct revirt_cpuid_table)
+
+#define REVIRT_MAX_MSR_INDICES      256
+
+struct revirt_msr_index_list {
+    uint32_t count;
+    uint32_t flags;             /* 0 */
+    uint32_t indices[REVIRT_MAX_MSR_INDICES];
+};
+
+/*
+ * REVIRT_GET_SUPPORTED_MSRS: the MSRs REVIRT_STATE_MSRS can get and set.
+ * -E2BIG: the list does not fit REVIRT_MAX_MSR_INDICES.
+ */
+#define REVIRT_GET_SUPPORTED_MSRS \
+    REVIRT_IOR(0x02, struct revirt_msr_index_list)
+
+struct revirt_vm_create {
+    uint32_t flags;             /* 0 */
+    uint32_t reserved;
+};
+
+/*
+ * REVIRT_CREATE_VM: a new VM with no memory and no vCPUs.
+ * Returns its handle.  -ENOMEM, -EMFILE: out of resources.
+ */
+#define REVIRT_CREATE_VM        REVIRT_IOW(0x03, struct revirt_vm_create)
+
+/*
+ * Memory (VM handle): guest-physical ranges mapped to the VMM's own memory.
+ *
+ * The driver keeps the second-level page tables (EPT/NPT) in step with the
+ * VMM's address space: a mapping names the VMM's virtual address (hva), and
+ * the VMM never sees the page tables.  An access to a guest-physical address
+ * that is not mapped, or a write to a mapping without REVIRT_PROT_WRITE,
+ * exits as REVIRT_EXIT_MMIO; the access does not happen.  While a MAP or
+ * UNMAP call runs, vCPUs touching the ranges it changes may see MMIO exits
+ * for memory that is mapped before and after the call: a VMM must complete
+ * such an access on its own copy of the memory.
+ */
+
+#define REVIRT_PROT_READ        (1u << 0)
+#define REVIRT_PROT_WRITE       (1u << 1)
+#define REVIRT_PROT_EXEC        (1u << 2)
+
+struct revirt_memory_map {
+    uint64_t gpa;               /* page aligned */
+    uint64_t size;              /* page aligned, not 0 */
+    uint64_t hva;               /* page aligned address in the VMM */
+    uint32_t prot;              /* REVIRT_PROT_*, READ always */
+    uint32_t flags;             /* 0 */
+};
+
+/*
+ * REVIRT_MAP_MEMORY: map [gpa, gpa + size) to [hva, hva + size).
+ *   -EINVAL  gpa, size or hva not page aligned; size 0; prot without READ
+ *            or with unknown bits; flags not 0
+ *   -ERANGE  gpa + size overflows, or reaches past 2^caps.gpa_bits
+ *   -EEXIST  the range overlaps a mapping; nothing is mapped
+ *   -ENOTSUP prot lacks WRITE without FEATURE_READONLY_MEM, or lacks EXEC
+ *            without FEATURE_NOEXEC_MEM
+ *   -ENOSPC  the driver is out of mapping resources
+ */
+#define REVIRT_MAP_MEMORY       REVIRT_IOW(0x10, struct revirt_memory_map)
+
+struct revirt_memory_unmap {
+    uint64_t gpa;               /* page aligned */
+    uint64_t size;              /* page aligned, not 0 */
+    uint32_t flags;             /* 0 */
+    uint32_t reserved;
+};
+
+/*
+ * REVIRT_UNMAP_MEMORY: unmap every mapped page of [gpa, gpa + size).  The
+ * range may cover several mappings and parts of them: what is left of a
+ * mapping stays mapped as before (unmapping its middle splits it in two).
+ *   -EINVAL, -ERANGE  as for MAP
+ *   -ENOENT  no page of the range was mapped
+ *   -ENOSPC  a split needs mapping resources the driver does not have;
+ *            the range may then be partly unmapped
+ */
+#define REVIRT_UNMAP_MEMORY     REVIRT_IOW(0x11, struct revirt_memory_unmap)
+
+/*
+ * vCPUs (VM handle creates, vCPU handle runs)
+ */
+
+struct revirt_vcpu_create {
+    uint32_t vcpu_id;           /* < caps.max_vcpus; the initial APIC id */
+    uint32_t flags;             /* 0 */
+    /*
+     * The vCPU's run area (struct revirt_run) in the VMM: page aligned, at
+     * least caps.run_area_size bytes, valid until the vCPU handle is closed.
+     */
+    uint64_t run_area;
+    uint64_t run_area_size;
+};
+
+/*
+ * REVIRT_CREATE_VCPU: a vCPU in the x86 reset state.  Returns its handle.
+ *   -EEXIST  vcpu_id is in use in this VM
+ *   -EINVAL  vcpu_id too large, or a bad run area
+ */
+#define REVIRT_CREATE_VCPU      REVIRT_IOW(0x12, struct revirt_vcpu_create)
+
+/* Exit reasons, in revirt_run.exit_reason */
+enum {
+    REVIRT_EXIT_NONE = 0,
+    REVIRT_EXIT_IO = 1,         /* port I/O, see run.io */
+    REVIRT_EXIT_MMIO = 2,       /* access to unmapped or read-only memory */
+    REVIRT_EXIT_HLT = 3,        /* HLT with no event to deliver */
+    REVIRT_EXIT_IRQ_WINDOW = 4, /* the requested interrupt window is open */
+    REVIRT_EXIT_SHUTDOWN = 5,   /* triple fault: the vCPU cannot continue */
+    REVIRT_EXIT_INTERRUPTED = 6, /* REVIRT_KICK */
+    REVIRT_EXIT_INTERNAL_ERROR = 7, /* the driver could not go on, see run */
+    REVIRT_EXIT_TPR_WRITE = 8,  /* the guest wrote CR8, now in run.cr8 */
+};
+
+#define REVIRT_IO_IN            0
+#define REVIRT_IO_OUT           1
+#define REVIRT_IO_DATA_MAX      4096
+
+struct revirt_exit_io {
+    uint16_t port;
+    uint8_t size;               /* 1, 2 or 4 bytes per element */
+    uint8_t direction;          /* REVIRT_IO_IN or REVIRT_IO_OUT */
+    uint32_t count;             /* elements; > 1 only for rep ins/outs */
+};
+
+struct revirt_exit_mmio {
+    uint64_t gpa;
+    uint32_t len;               /* 1 .. 8 */
+    uint8_t is_write;
+    uint8_t reserved[3];
+    uint8_t data[8];            /* write: the value; read: VMM fills in */
+};
+
+/* run.internal.suberror */
+enum {
+    REVIRT_INTERNAL_EMULATION = 1, /* an instruction it cannot emulate */
+    REVIRT_INTERNAL_ENTRY = 2,  /* the hardware refused the guest state */
+    REVIRT_INTERNAL_OTHER = 3,
+};
+
+struct revirt_exit_internal {
+    uint32_t suberror;          /* REVIRT_INTERNAL_* */
+    uint32_t ndata;             /* valid entries of data */
+    uint64_t data[4];           /* driver-specific detail */
+};
+
+struct revirt_run {
+    /* Set by the VMM before REVIRT_RUN. */
+    uint8_t request_interrupt_window; /* exit as soon as IF=1, no shadow */
+    uint8_t reserved_in[7];
+    uint64_t cr8;               /* in: the TPR of the VMM's local APIC;
+                                 * out: the guest's CR8 at the exit */
+
+    /* Set by the driver at every exit. */
+    uint32_t exit_reason;       /* REVIRT_EXIT_* */
+    uint8_t ready_for_interrupt; /* REVIRT_EVENT_EXTINT can be injected */
+    uint8_t if_flag;            /* the guest's RFLAGS.IF */
+    uint8_t reserved_out[2];
+    uint64_t apic_base;         /* the guest's IA32_APIC_BASE */
+    union {
+        struct revirt_exit_io io;
+        struct revirt_exit_mmio mmio;
+        struct revirt_exit_internal internal;
+        uint8_t reserved_exit[240];
+    };
+    /*
+     * I/O data, count * size bytes: for OUT the values written; for IN the
+     * VMM puts the values read here before the next REVIRT_RUN.
+     */
+    uint8_t io_data[REVIRT_IO_DATA_MAX];
+};
+
+/*
+ * REVIRT_RUN: run the vCPU until the next exit, described in its run area.
+ * An IO-in or MMIO-read exit is completed by the next REVIRT_RUN with the
+ * data the VMM put in the run area.  Returns 0 for every exit, including
+ * REVIRT_EXIT_INTERRUPTED; an error only if the call itself was bad.
+ * Call it from one thread at a time per vCPU.
+ *   -EBUSY   another thread is in REVIRT_RUN on this vCPU
+ */
+#define REVIRT_RUN              REVIRT_IO(0x20)
+
+/*
+ * REVIRT_KICK: from any thread, make the vCPU's REVIRT_RUN in progress
+ * return promptly with REVIRT_EXIT_INTERRUPTED; with none in progress, the
+ * next one returns so before running the guest.  Kicks do not queue: one
+ * interrupted return consumes every kick made before it.
+ */
+#define REVIRT_KICK             REVIRT_IO(0x21)
+
+/*
+ * vCPU state (vCPU handle): get and set by class.  Only the classes named in
+ * state.classes are read or written; the other fields are left alone.
+ */
+
+#define REVIRT_STATE_REGS       (1ull << 0) /* GPRs, RIP, RFLAGS */
+#define REVIRT_STATE_SEGMENTS   (1ull << 1) /* CS DS ES FS GS SS TR LDT */
+#define REVIRT_STATE_CONTROL    (1ull << 2) /* CR0-4, CR8, EFER, APIC base */
+#define REVIRT_STATE_DTABLES    (1ull << 3) /* GDTR, IDTR */
+#define REVIRT_STATE_FPU        (1ull << 4) /* FXSAVE image */
+#define REVIRT_STATE_MSRS       (1ull << 5) /* the listed MSRs */
+#define REVIRT_STATE_EVENTS     (1ull << 6) /* pending events, shadows */
+#define REVIRT_STATE_DEBUGREGS  (1ull << 7) /* DR0-3, DR6, DR7 */
+#define REVIRT_STATE_TSC        (1ull << 8) /* the guest's TSC */
+
+struct revirt_regs {
+    uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+    uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+    uint64_t rip, rflags;
+};
+
+struct revirt_segment {
+    uint64_t base;
+    uint32_t limit;             /* in bytes, granularity applied */
+    uint16_t selector;
+    uint8_t type, present, dpl, db, s, l, g, avl, unusable;
+    uint8_t reserved;
+};
+
+struct revirt_segments {
+    struct revirt_segment cs, ds, es, fs, gs, ss, tr, ldt;
+};
+
+struct revirt_control {
+    uint64_t cr0, cr2, cr3, cr4, cr8;
+    uint64_t efer;
+    uint64_t apic_base;
+};
+
+struct revirt_dtable {
+    uint64_t base;
+    uint16_t limit;
+    uint16_t reserved[3];
+};
+
+struct revirt_dtables {
+    struct revirt_dtable gdt, idt;
+};
+
+struct revirt_fpu {
+    uint8_t fxsave[512];        /* the FXSAVE layout: x87, MMX, SSE, MXCSR */
+};
+
+struct revirt_events {
+    uint8_t exception_pending;  /* injected at the next run */
+    uint8_t exception_vector;
+    uint8_t exception_has_error_code;
+    uint8_t interrupt_pending;  /* an external interrupt not yet taken */
+    uint32_t exception_error_code;
+    uint8_t interrupt_vector;
+    uint8_t interrupt_shadow;   /* after STI or MOV SS */
+    uint8_t nmi_pending;
+    uint8_t nmi_masked;         /* inside an NMI handler */
+    uint8_t reserved[4];
+};
+
+struct revirt_debugregs {
+    uint64_t dr[4];
+    uint64_t dr6, dr7;
+};
+
+#define REVIRT_MAX_STATE_MSRS   64
+
+struct revirt_msr {
+    uint32_t index;
+    uint32_t reserved;
+    uint64_t value;
+};
+
+struct revirt_msrs {
+    uint32_t count;             /* entries used, <= REVIRT_MAX_STATE_MSRS */
+    uint32_t reserved;
+    struct revirt_msr entries[REVIRT_MAX_STATE_MSRS];
+};
+
+struct revirt_vcpu_state {
+    uint64_t classes;           /* REVIRT_STATE_* */
+    uint64_t flags;             /* 0 */
+    struct revirt_regs regs;
+    struct revirt_segments segments;
+    struct revirt_control control;
+    struct revirt_dtables dtables;
+    struct revirt_fpu fpu;
+    struct revirt_events events;
+    struct revirt_debugregs debugregs;
+    uint64_t tsc;
+    /* GET: the caller fills in count and the indices. */
+    struct revirt_msrs msrs;
+};
+
+/*
+ * REVIRT_GET_STATE, REVIRT_SET_STATE: read or write the classes named.
+ *   -ENOTSUP a class the driver does not support (see caps.state_classes)
+ *   -EINVAL  an MSR that REVIRT_GET_SUPPORTED_MSRS does not list, too many
+ *            MSRs, or a value the CPU refuses; a failed SET may have
+ *            written the classes before the one that failed
+ *   -EBUSY   the vCPU is in REVIRT_RUN in another thread
+ */
+#define REVIRT_GET_STATE        REVIRT_IOWR(0x22, struct revirt_vcpu_state)
+#define REVIRT_SET_STATE        REVIRT_IOW(0x23, struct revirt_vcpu_state)
+
+/*
+ * REVIRT_SET_CPUID: the CPUID table the guest sees.  Set it before the
+ * first REVIRT_RUN.
+ *   -EINVAL  count too large
+ *   -EBUSY   the vCPU has run already, or runs in another thread
+ */
+#define REVIRT_SET_CPUID        REVIRT_IOW(0x24, struct revirt_cpuid_table)
+
+/* Events */
+enum {
+    REVIRT_EVENT_EXTINT = 1,    /* external interrupt, needs
+                                 * run.ready_for_interrupt */
+    REVIRT_EVENT_NMI = 2,
+    REVIRT_EVENT_EXCEPTION = 3,
+};
+
+#define REVIRT_EVENT_FLAG_ERROR_CODE (1u << 0)
+
+struct revirt_event {
+    uint32_t type;              /* REVIRT_EVENT_* */
+    uint32_t vector;            /* EXTINT, EXCEPTION: 0 .. 255 / 0 .. 31 */
+    uint32_t error_code;        /* EXCEPTION with FLAG_ERROR_CODE */
+    uint32_t flags;             /* REVIRT_EVENT_FLAG_* */
+};
+
+/*
+ * REVIRT_INJECT: deliver an event at the next REVIRT_RUN.
+ *   -EBUSY   EXTINT while run.ready_for_interrupt is 0, or an event of the
+ *            same type is already pending
+ *   -EINVAL  unknown type, vector out of range, or unknown flags
+ *   -ENOTSUP NMI without FEATURE_NMI
+ */
+#define REVIRT_INJECT           REVIRT_IOW(0x25, struct revirt_event)
+
+#endif /* REVIRT_ABI_H */

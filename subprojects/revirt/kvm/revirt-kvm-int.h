@@ -1,0 +1,105 @@
+/*
+ * revirt-kvm internals: the objects behind the handles.
+ *
+ * Copyright (c) 2026 The revirt developers
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#ifndef REVIRT_KVM_INT_H
+#define REVIRT_KVM_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/kvm.h>
+
+#include "revirt/revirt-abi.h"
+
+enum rk_kind {
+    RK_SYSTEM = 1,
+    RK_VM,
+    RK_VCPU,
+};
+
+/* Every handle's object starts with this; freed when refs reaches 0. */
+struct rk_object {
+    enum rk_kind kind;
+    atomic_int refs;
+};
+
+struct rk_system {
+    struct rk_object obj;
+    int kvm_fd;
+    struct revirt_caps caps;
+    int vcpu_mmap_size;
+};
+
+struct rk_mapping {
+    uint64_t gpa, size, hva;
+    uint32_t prot;
+    uint32_t slot;              /* KVM memslot id */
+};
+
+struct rk_vm {
+    struct rk_object obj;
+    int vm_fd;
+    struct revirt_caps caps;    /* of the system it was created on */
+    int vcpu_mmap_size;
+    int max_slots;
+
+    pthread_mutex_t lock;       /* protects what follows */
+    struct rk_mapping *mappings; /* sorted by gpa, never overlapping */
+    size_t nr_mappings;
+    uint8_t *slot_used;         /* max_slots entries */
+};
+
+struct rk_vcpu {
+    struct rk_object obj;
+    struct rk_vm *vm;
+    int vcpu_fd;
+    struct kvm_run *kvm_run;
+    struct revirt_run *run;
+
+    atomic_bool busy;           /* a thread is in a call that runs it */
+    atomic_bool in_run;         /* that call is REVIRT_RUN */
+    pthread_t thread;           /* the thread in REVIRT_RUN, when in_run */
+    bool has_run;
+    /* An IN or MMIO read to complete at the next run: where the data goes. */
+    void *pending_data;
+    const void *pending_src;
+    uint32_t pending_len;
+};
+
+/* revirt-kvm-handle.c */
+int rk_handle_new(struct rk_object *obj);
+struct rk_object *rk_get(int handle, int *err);
+void rk_put(struct rk_object *obj);
+
+/* revirt-kvm-system.c */
+int rk_system_call(struct rk_system *sys, uint32_t request, void *arg);
+void rk_system_free(struct rk_system *sys);
+
+/* revirt-kvm-memory.c */
+int rk_vm_map(struct rk_vm *vm, const struct revirt_memory_map *map);
+int rk_vm_unmap(struct rk_vm *vm, const struct revirt_memory_unmap *unmap);
+
+/* revirt-kvm-vm.c */
+struct rk_vm *rk_vm_new(struct rk_system *sys, int *err);
+int rk_vm_call(struct rk_vm *vm, uint32_t request, void *arg);
+void rk_vm_free(struct rk_vm *vm);
+
+/* revirt-kvm-vcpu.c */
+int rk_vcpu_create(struct rk_vm *vm, const struct revirt_vcpu_create *create);
+int rk_vcpu_call(struct rk_vcpu *vcpu, uint32_t request, void *arg);
+void rk_vcpu_free(struct rk_vcpu *vcpu);
+
+/* revirt-kvm-state.c */
+int rk_state_get(struct rk_vcpu *vcpu, struct revirt_vcpu_state *state);
+int rk_state_set(struct rk_vcpu *vcpu, const struct revirt_vcpu_state *state);
+
+/* ioctl() returning 0 or -errno, retried on EINTR unless it is KVM_RUN. */
+int rk_ioctl(int fd, unsigned long request, void *arg);
+
+#endif /* REVIRT_KVM_INT_H */

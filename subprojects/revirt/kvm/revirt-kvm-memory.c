@@ -1,0 +1,198 @@
+/*
+ * revirt-kvm: guest-physical ranges on KVM memslots.
+ *
+ * Each mapping is one memslot.  Unmapping part of a mapping deletes its slot
+ * and adds slots back for what is left of it, since KVM cannot shrink a slot
+ * in place.
+ *
+ * Copyright (c) 2026 The revirt developers
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "revirt-kvm-int.h"
+
+#define RK_PAGE_MASK ((uint64_t)REVIRT_PAGE_SIZE - 1)
+
+static int rk_check_range(const struct rk_vm *vm, uint64_t gpa, uint64_t size)
+{
+    if ((gpa | size) & RK_PAGE_MASK || size == 0) {
+        return -EINVAL;
+    }
+    if (gpa + size < gpa || (gpa + size - 1) >> vm->caps.gpa_bits) {
+        return -ERANGE;
+    }
+    return 0;
+}
+
+static int rk_slot_alloc(struct rk_vm *vm)
+{
+    for (int i = 0; i < vm->max_slots; i++) {
+        if (!vm->slot_used[i]) {
+            vm->slot_used[i] = 1;
+            return i;
+        }
+    }
+    return -ENOSPC;
+}
+
+static int rk_set_slot(struct rk_vm *vm, const struct rk_mapping *m,
+                       uint64_t size)
+{
+    struct kvm_userspace_memory_region region = {
+        .slot = m->slot,
+        .flags = (m->prot & REVIRT_PROT_WRITE) ? 0 : KVM_MEM_READONLY,
+        .guest_phys_addr = m->gpa,
+        .memory_size = size,
+        .userspace_addr = m->hva,
+    };
+
+    return rk_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+}
+
+int rk_vm_map(struct rk_vm *vm, const struct revirt_memory_map *map)
+{
+    const uint32_t known = REVIRT_PROT_READ | REVIRT_PROT_WRITE |
+                           REVIRT_PROT_EXEC;
+    struct rk_mapping m = {
+        .gpa = map->gpa, .size = map->size, .hva = map->hva, .prot = map->prot,
+    };
+    struct rk_mapping *bigger;
+    size_t pos;
+    int ret;
+
+    if (map->flags || !(map->prot & REVIRT_PROT_READ) ||
+        (map->prot & ~known) || (map->hva & RK_PAGE_MASK)) {
+        return -EINVAL;
+    }
+    ret = rk_check_range(vm, map->gpa, map->size);
+    if (ret < 0) {
+        return ret;
+    }
+    if ((!(map->prot & REVIRT_PROT_WRITE) &&
+         !(vm->caps.features & REVIRT_FEATURE_READONLY_MEM)) ||
+        !(map->prot & REVIRT_PROT_EXEC)) {
+        return -ENOTSUP;        /* KVM cannot make guest memory no-exec */
+    }
+
+    pthread_mutex_lock(&vm->lock);
+    for (pos = 0; pos < vm->nr_mappings; pos++) {
+        const struct rk_mapping *o = &vm->mappings[pos];
+
+        if (o->gpa >= m.gpa + m.size) {
+            break;
+        }
+        if (o->gpa + o->size > m.gpa) {
+            ret = -EEXIST;
+            goto out;
+        }
+    }
+    bigger = realloc(vm->mappings, (vm->nr_mappings + 1) * sizeof(m));
+    if (!bigger) {
+        ret = -ENOMEM;
+        goto out;
+    }
+    vm->mappings = bigger;
+    ret = rk_slot_alloc(vm);
+    if (ret < 0) {
+        goto out;
+    }
+    m.slot = ret;
+    ret = rk_set_slot(vm, &m, m.size);
+    if (ret < 0) {
+        vm->slot_used[m.slot] = 0;
+        goto out;
+    }
+    memmove(&vm->mappings[pos + 1], &vm->mappings[pos],
+            (vm->nr_mappings - pos) * sizeof(m));
+    vm->mappings[pos] = m;
+    vm->nr_mappings++;
+out:
+    pthread_mutex_unlock(&vm->lock);
+    return ret;
+}
+
+/* Map what is left of a split mapping; false if it could not be. */
+static bool rk_remap_piece(struct rk_vm *vm, struct rk_mapping *piece)
+{
+    if (piece->slot == UINT32_MAX) {
+        int slot = rk_slot_alloc(vm);
+
+        if (slot < 0) {
+            return false;
+        }
+        piece->slot = slot;
+    }
+    if (rk_set_slot(vm, piece, piece->size) < 0) {
+        vm->slot_used[piece->slot] = 0;
+        return false;
+    }
+    return true;
+}
+
+int rk_vm_unmap(struct rk_vm *vm, const struct revirt_memory_unmap *unmap)
+{
+    uint64_t start = unmap->gpa, end = unmap->gpa + unmap->size;
+    struct rk_mapping *kept;
+    size_t nr_kept = 0;
+    bool found = false;
+    int ret;
+
+    if (unmap->flags || unmap->reserved) {
+        return -EINVAL;
+    }
+    ret = rk_check_range(vm, unmap->gpa, unmap->size);
+    if (ret < 0) {
+        return ret;
+    }
+
+    pthread_mutex_lock(&vm->lock);
+    /* At most one mapping splits in two, so one more entry is enough. */
+    kept = malloc((vm->nr_mappings + 1) * sizeof(*kept));
+    if (!kept) {
+        pthread_mutex_unlock(&vm->lock);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < vm->nr_mappings; i++) {
+        struct rk_mapping m = vm->mappings[i];
+        struct rk_mapping left = m, right = m;
+
+        if (m.gpa >= end || m.gpa + m.size <= start) {
+            kept[nr_kept++] = m;
+            continue;
+        }
+        found = true;
+        rk_set_slot(vm, &m, 0);
+        vm->slot_used[m.slot] = 0;
+
+        left.size = start > m.gpa ? start - m.gpa : 0;
+        right.gpa = end;
+        right.hva = m.hva + (end - m.gpa);
+        right.size = m.gpa + m.size > end ? m.gpa + m.size - end : 0;
+        right.slot = UINT32_MAX;
+        if (left.size) {
+            vm->slot_used[left.slot] = 1;
+            if (rk_remap_piece(vm, &left)) {
+                kept[nr_kept++] = left;
+            } else {
+                ret = -ENOSPC;
+            }
+        }
+        if (right.size) {
+            if (rk_remap_piece(vm, &right)) {
+                kept[nr_kept++] = right;
+            } else {
+                ret = -ENOSPC;
+            }
+        }
+    }
+    free(vm->mappings);
+    vm->mappings = kept;
+    vm->nr_mappings = nr_kept;
+    pthread_mutex_unlock(&vm->lock);
+    return found ? ret : -ENOENT;
+}

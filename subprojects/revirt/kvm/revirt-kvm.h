@@ -1,0 +1,36 @@
+/*
+ * revirt-kvm: the revirt driver ABI implemented over Linux KVM, in the
+ * calling process.  Handles are small integers of this library's own, not
+ * file descriptors; calls follow revirt-abi.h exactly.
+ *
+ * Copyright (c) 2026 The revirt developers
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#ifndef REVIRT_KVM_H
+#define REVIRT_KVM_H
+
+#include <stdint.h>
+
+/*
+ * Open the system handle on /dev/kvm.  Returns the handle or
+ *   -ENOENT  no /dev/kvm
+ *   -EACCES  no permission to open it
+ *   -ENOTSUP KVM lacks what the driver needs (API 12, user memory,
+ *            immediate exit, XSAVE)
+ * The driver interrupts a running vCPU with the real-time signal
+ * REVIRT_KVM_KICK_SIGNAL, which it installs a no-op handler for and
+ * unblocks in the threads that call REVIRT_RUN.
+ */
+int revirt_kvm_open(void);
+
+/* A call of revirt-abi.h on a handle of this library. */
+int revirt_kvm_call(int handle, uint32_t request, void *arg);
+
+/* Close a handle.  Returns 0, or -EBADF if it is not open. */
+int revirt_kvm_close(int handle);
+
+#define REVIRT_KVM_KICK_SIGNAL (SIGRTMIN + 1)
+
+#endif /* REVIRT_KVM_H */

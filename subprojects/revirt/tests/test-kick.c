@@ -1,0 +1,89 @@
+/*
+ * revirt-kvm: a kick from another thread stops a spinning vCPU promptly,
+ * and a kick made before a run is consumed by that run.
+ *
+ * Copyright (c) 2026 The revirt developers
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <pthread.h>
+#include <time.h>
+
+#include "rk-test.h"
+
+GUEST_PROGRAM(spin_prog, "1: jmp 1b\n");
+
+typedef struct Kicker {
+    int vcpu;
+    unsigned delay_ms;
+    int ret;
+    gint64 kicked_at;           /* monotonic, microseconds */
+} Kicker;
+
+static void *kicker_thread(void *opaque)
+{
+    Kicker *k = opaque;
+
+    g_usleep(k->delay_ms * 1000);
+    k->kicked_at = g_get_monotonic_time();
+    k->ret = revirt_kvm_call(k->vcpu, REVIRT_KICK, NULL);
+    return NULL;
+}
+
+/* Run the spinning vCPU while another thread kicks it after delay_ms. */
+static gint64 run_with_kick(RkTestVm *t, unsigned delay_ms)
+{
+    Kicker k = { .vcpu = t->vcpu, .delay_ms = delay_ms };
+    pthread_t thread;
+    gint64 returned_at;
+
+    pthread_create(&thread, NULL, kicker_thread, &k);
+    g_assert_cmpuint(rk_test_run(t), ==, REVIRT_EXIT_INTERRUPTED);
+    returned_at = g_get_monotonic_time();
+    pthread_join(thread, NULL);
+    g_assert_cmpint(k.ret, ==, 0);
+    g_assert_cmpint(k.kicked_at, >, 0);
+    return returned_at - k.kicked_at;
+}
+
+static void test_kick_spinning(void)
+{
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    rk_test_load(&t, spin_prog_start, spin_prog_end);
+    for (int i = 0; i < 5; i++) {
+        gint64 latency = run_with_kick(&t, 50);
+
+        g_test_message("kick to return: %" G_GINT64_FORMAT " us", latency);
+        g_assert_cmpint(latency, <, 100 * 1000);
+    }
+    rk_test_vm_destroy(&t);
+}
+
+static void test_kick_before_run(void)
+{
+    gint64 start;
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    rk_test_load(&t, spin_prog_start, spin_prog_end);
+    g_assert_cmpint(revirt_kvm_call(t.vcpu, REVIRT_KICK, NULL), ==, 0);
+    g_assert_cmpint(revirt_kvm_call(t.vcpu, REVIRT_KICK, NULL), ==, 0);
+    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_INTERRUPTED);
+
+    /* Both kicks were consumed: the next run spins until kicked again. */
+    start = g_get_monotonic_time();
+    run_with_kick(&t, 30);
+    g_assert_cmpint(g_get_monotonic_time() - start, >=, 30 * 1000);
+    rk_test_vm_destroy(&t);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/revirt-kvm/kick/spinning", test_kick_spinning);
+    g_test_add_func("/revirt-kvm/kick/before-run", test_kick_before_run);
+    return g_test_run();
+}
