@@ -15,7 +15,7 @@ if [ ! -e build/build.ninja ]; then
         --target-list=x86_64-softmmu \
         --without-default-features \
         --enable-kvm --enable-tcg $REVIRT_CONFIGURE_EXTRA \
-        --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu \
+        --firmwarepath="$REVIRT_FIRMWARE_PATH" \
         --disable-docs) > build/configure.log 2>&1 || {
         tail -n 30 build/configure.log >&2
         echo "build: configure failed, see build/configure.log" >&2
@@ -23,5 +23,12 @@ if [ ! -e build/build.ninja ]; then
     }
 fi
 ninja -C build $REVIRT_NINJA_TARGETS
+
+# An uninstalled QEMU looks for firmware under build/qemu-bundle/<path>:
+# point those at Debian's SeaBIOS, iPXE and QEMU data packages.
+for dir in ${REVIRT_FIRMWARE_PATH//:/ }; do
+    mkdir -p "build/qemu-bundle$(dirname "$dir")"
+    ln -sfn "$dir" "build/qemu-bundle$dir"
+done
 cp _qemu/src/.revirt-version build/revirt-qemu-version.txt
 echo "build: $(cat build/revirt-qemu-version.txt) with the revirt series in $(( $(date +%s) - start ))s"

@@ -1,0 +1,75 @@
+/*
+ * QEMU revirt accelerator: state shared by accel/revirt and the target code.
+ *
+ * Copyright (c) 2026 The revirt developers
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#ifndef QEMU_REVIRT_INT_H
+#define QEMU_REVIRT_INT_H
+
+#include "qemu/accel.h"
+#include "exec/memory.h"
+#include "hw/core/cpu.h"
+#include "revirt/revirt-abi.h"
+
+/* How the accelerator reaches a revirt driver. */
+typedef struct RevirtDriver {
+    const char *name;
+    const char *description;
+    int (*open)(void);          /* the system handle, or -errno */
+    int (*call)(int handle, uint32_t request, void *arg);
+    int (*close)(int handle);
+} RevirtDriver;
+
+const RevirtDriver *revirt_driver_find(const char *name);
+const RevirtDriver *revirt_driver_default(void);
+extern const RevirtDriver revirt_native_driver;
+extern const RevirtDriver revirt_linux_driver;
+
+struct RevirtState {
+    AccelState parent_obj;
+
+    char *driver_name;          /* the driver= option, NULL for default */
+    const RevirtDriver *driver;
+    int sys, vm;                /* handles */
+    struct revirt_caps caps;
+    struct revirt_cpuid_table *supported_cpuid;
+    struct revirt_msr_index_list *supported_msrs;
+    MemoryListener memory_listener;
+};
+
+#define TYPE_REVIRT_ACCEL ACCEL_CLASS_NAME("revirt")
+typedef struct RevirtState RevirtState;
+DECLARE_INSTANCE_CHECKER(RevirtState, REVIRT_STATE, TYPE_REVIRT_ACCEL)
+
+extern RevirtState *revirt_state;
+
+/* A per-vCPU handle and its run area; lives in CPUState.hax_vcpu. */
+typedef struct RevirtVcpu {
+    int handle;
+    struct revirt_run *run;
+} RevirtVcpu;
+
+static inline RevirtVcpu *revirt_vcpu(CPUState *cpu)
+{
+    return (RevirtVcpu *)cpu->hax_vcpu;
+}
+
+/* A driver call on a handle of revirt_state's driver. */
+int revirt_call(int handle, uint32_t request, void *arg);
+
+/* accel/revirt/revirt-memory.c */
+void revirt_memory_listener_register(RevirtState *s);
+
+/* target/<arch>/revirt: what the generic part needs of the target. */
+int revirt_arch_init(RevirtState *s, Error **errp);
+int revirt_arch_init_vcpu(CPUState *cpu, Error **errp);
+void revirt_arch_destroy_vcpu(CPUState *cpu);
+int revirt_arch_vcpu_exec(CPUState *cpu);
+int revirt_arch_put_registers(CPUState *cpu, bool full);
+int revirt_arch_get_registers(CPUState *cpu);
+
+#endif /* QEMU_REVIRT_INT_H */

@@ -1,0 +1,272 @@
+/*
+ * QEMU revirt accelerator, x86: the vCPU run loop.
+ *
+ * Interrupts come from QEMU's own PIC and APIC models: before each run the
+ * loop injects what the guest can take and asks for an interrupt window for
+ * the rest; after each run it hands IF, TPR and the APIC base back to QEMU.
+ * Port I/O and MMIO exits go to QEMU's address spaces, without the BQL, as
+ * the KVM accelerator does.
+ *
+ * Copyright (c) 2026 The revirt developers
+ *
+ * This work is licensed under the terms of the GNU GPL, version 2 or later.
+ * See the COPYING file in the top-level directory.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "cpu.h"
+#include "exec/address-spaces.h"
+#include "hw/i386/apic.h"
+#include "sysemu/cpus.h"
+#include "sysemu/hw_accel.h"
+#include "sysemu/runstate.h"
+#include "sysemu/revirt.h"
+#include "sysemu/revirt_int.h"
+#include "trace.h"
+
+static int revirt_inject(CPUState *cpu, uint32_t type, uint32_t vector)
+{
+    struct revirt_event event = { .type = type, .vector = vector };
+
+    trace_revirt_inject(cpu->cpu_index, type, vector);
+    return revirt_call(revirt_vcpu(cpu)->handle, REVIRT_INJECT, &event);
+}
+
+static void revirt_pre_run(CPUState *cpu)
+{
+    X86CPU *x86_cpu = X86_CPU(cpu);
+    CPUX86State *env = &x86_cpu->env;
+    struct revirt_run *run = revirt_vcpu(cpu)->run;
+    int ret;
+
+    qemu_mutex_lock_iothread();
+    if (cpu->interrupt_request & CPU_INTERRUPT_NMI) {
+        cpu->interrupt_request &= ~CPU_INTERRUPT_NMI;
+        ret = revirt_inject(cpu, REVIRT_EVENT_NMI, 0);
+        if (ret < 0) {
+            error_report("revirt: vCPU %d: NMI lost: %s", cpu->cpu_index,
+                         strerror(-ret));
+        }
+    }
+
+    /* INIT and TPR reports are handled outside the run loop. */
+    if (cpu->interrupt_request & (CPU_INTERRUPT_INIT | CPU_INTERRUPT_TPR)) {
+        qatomic_set(&cpu->exit_request, 1);
+    }
+
+    if (run->ready_for_interrupt &&
+        (cpu->interrupt_request & CPU_INTERRUPT_HARD) &&
+        (env->eflags & IF_MASK)) {
+        int irq;
+
+        cpu->interrupt_request &= ~CPU_INTERRUPT_HARD;
+        irq = cpu_get_pic_interrupt(env);
+        if (irq >= 0) {
+            ret = revirt_inject(cpu, REVIRT_EVENT_EXTINT, irq);
+            if (ret < 0) {
+                error_report("revirt: vCPU %d: interrupt %d lost: %s",
+                             cpu->cpu_index, irq, strerror(-ret));
+            }
+        }
+    }
+
+    /* An interrupt the guest cannot take yet: exit when it can. */
+    run->request_interrupt_window =
+        !!(cpu->interrupt_request & CPU_INTERRUPT_HARD);
+    run->cr8 = cpu_get_apic_tpr(x86_cpu->apic_state);
+    qemu_mutex_unlock_iothread();
+}
+
+static void revirt_post_run(CPUState *cpu)
+{
+    X86CPU *x86_cpu = X86_CPU(cpu);
+    CPUX86State *env = &x86_cpu->env;
+    struct revirt_run *run = revirt_vcpu(cpu)->run;
+
+    if (run->if_flag) {
+        env->eflags |= IF_MASK;
+    } else {
+        env->eflags &= ~IF_MASK;
+    }
+    qemu_mutex_lock_iothread();
+    cpu_set_apic_tpr(x86_cpu->apic_state, run->cr8);
+    cpu_set_apic_base(x86_cpu->apic_state, run->apic_base);
+    qemu_mutex_unlock_iothread();
+}
+
+/* What to do before running: returns true if the vCPU stays halted. */
+static bool revirt_process_async_events(CPUState *cpu)
+{
+    X86CPU *x86_cpu = X86_CPU(cpu);
+    CPUX86State *env = &x86_cpu->env;
+
+    if (cpu->interrupt_request & CPU_INTERRUPT_INIT) {
+        cpu_synchronize_state(cpu);
+        do_cpu_init(x86_cpu);
+    }
+    if (cpu->interrupt_request & CPU_INTERRUPT_POLL) {
+        cpu->interrupt_request &= ~CPU_INTERRUPT_POLL;
+        apic_poll_irq(x86_cpu->apic_state);
+    }
+    if (((cpu->interrupt_request & CPU_INTERRUPT_HARD) &&
+         (env->eflags & IF_MASK)) ||
+        (cpu->interrupt_request & CPU_INTERRUPT_NMI)) {
+        cpu->halted = 0;
+    }
+    if (cpu->interrupt_request & CPU_INTERRUPT_SIPI) {
+        cpu_synchronize_state(cpu);
+        do_cpu_sipi(x86_cpu);
+    }
+    if (cpu->interrupt_request & CPU_INTERRUPT_TPR) {
+        cpu->interrupt_request &= ~CPU_INTERRUPT_TPR;
+        cpu_synchronize_state(cpu);
+        apic_handle_tpr_access_report(x86_cpu->apic_state, env->eip,
+                                      env->tpr_access_type);
+    }
+    return cpu->halted;
+}
+
+static int revirt_handle_halt(CPUState *cpu)
+{
+    CPUX86State *env = &X86_CPU(cpu)->env;
+
+    if (!((cpu->interrupt_request & CPU_INTERRUPT_HARD) &&
+          (env->eflags & IF_MASK)) &&
+        !(cpu->interrupt_request & CPU_INTERRUPT_NMI)) {
+        cpu->halted = 1;
+        return EXCP_HLT;
+    }
+    return 0;
+}
+
+static void revirt_handle_io(const struct revirt_run *run, MemTxAttrs attrs)
+{
+    const struct revirt_exit_io *io = &run->io;
+    uint8_t *data = (uint8_t *)run->io_data;
+
+    for (uint32_t i = 0; i < io->count; i++) {
+        address_space_rw(&address_space_io, io->port, attrs, data, io->size,
+                         io->direction == REVIRT_IO_OUT);
+        data += io->size;
+    }
+}
+
+static void revirt_report_internal_error(CPUState *cpu,
+                                         const struct revirt_run *run)
+{
+    const struct revirt_exit_internal *internal = &run->internal;
+    CPUX86State *env = &X86_CPU(cpu)->env;
+    g_autoptr(GString) data = g_string_new("");
+
+    for (uint32_t i = 0; i < MIN(internal->ndata, 4); i++) {
+        g_string_append_printf(data, " 0x%" PRIx64, internal->data[i]);
+    }
+    cpu_synchronize_state(cpu);
+    error_report("revirt: vCPU %d: the driver cannot run the guest "
+                 "(%s, detail%s) at CS:IP %04x:%08" PRIx64 ", stopping",
+                 cpu->cpu_index,
+                 internal->suberror == REVIRT_INTERNAL_EMULATION ?
+                 "instruction emulation failed" :
+                 internal->suberror == REVIRT_INTERNAL_ENTRY ?
+                 "guest state refused" : "internal error",
+                 data->len ? data->str : " none",
+                 env->segs[R_CS].selector, (uint64_t)env->eip);
+}
+
+int revirt_arch_vcpu_exec(CPUState *cpu)
+{
+    RevirtVcpu *vcpu = revirt_vcpu(cpu);
+    struct revirt_run *run = vcpu->run;
+    int ret;
+
+    if (revirt_process_async_events(cpu)) {
+        qatomic_set(&cpu->exit_request, 0);
+        return EXCP_HLT;
+    }
+
+    qemu_mutex_unlock_iothread();
+    cpu_exec_start(cpu);
+
+    do {
+        MemTxAttrs attrs;
+
+        if (cpu->vcpu_dirty) {
+            ret = revirt_arch_put_registers(cpu, false);
+            if (ret < 0) {
+                error_report("revirt: vCPU %d: cannot set registers: %s",
+                             cpu->cpu_index, strerror(-ret));
+                ret = -1;
+                break;
+            }
+            cpu->vcpu_dirty = false;
+        }
+
+        revirt_pre_run(cpu);
+        if (qatomic_read(&cpu->exit_request)) {
+            /*
+             * Still enter the driver: it completes a pending I/O or MMIO
+             * read first, then returns at once as interrupted.
+             */
+            revirt_call(vcpu->handle, REVIRT_KICK, NULL);
+        }
+        smp_rmb();
+
+        ret = revirt_call(vcpu->handle, REVIRT_RUN, NULL);
+        if (ret < 0) {
+            error_report("revirt: vCPU %d: run failed: %s", cpu->cpu_index,
+                         strerror(-ret));
+            ret = -1;
+            break;
+        }
+        revirt_post_run(cpu);
+        attrs = cpu_get_mem_attrs(&X86_CPU(cpu)->env);
+
+        trace_revirt_exit(cpu->cpu_index, run->exit_reason);
+        switch (run->exit_reason) {
+        case REVIRT_EXIT_IO:
+            revirt_handle_io(run, attrs);
+            ret = 0;
+            break;
+        case REVIRT_EXIT_MMIO:
+            address_space_rw(&address_space_memory, run->mmio.gpa, attrs,
+                             run->mmio.data, run->mmio.len,
+                             run->mmio.is_write);
+            ret = 0;
+            break;
+        case REVIRT_EXIT_HLT:
+            ret = revirt_handle_halt(cpu);
+            break;
+        case REVIRT_EXIT_TPR_WRITE:
+            ret = 0;            /* revirt_post_run gave QEMU the new TPR */
+            break;
+        case REVIRT_EXIT_IRQ_WINDOW:
+        case REVIRT_EXIT_INTERRUPTED:
+            ret = EXCP_INTERRUPT;
+            break;
+        case REVIRT_EXIT_SHUTDOWN:
+            qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET);
+            ret = EXCP_INTERRUPT;
+            break;
+        case REVIRT_EXIT_INTERNAL_ERROR:
+            revirt_report_internal_error(cpu, run);
+            ret = -1;
+            break;
+        default:
+            error_report("revirt: vCPU %d: unknown exit reason %u, stopping",
+                         cpu->cpu_index, run->exit_reason);
+            ret = -1;
+            break;
+        }
+    } while (ret == 0);
+
+    cpu_exec_end(cpu);
+    qemu_mutex_lock_iothread();
+
+    if (ret < 0) {
+        vm_stop(RUN_STATE_INTERNAL_ERROR);
+    }
+    qatomic_set(&cpu->exit_request, 0);
+    return ret;
+}
