@@ -22,7 +22,8 @@ revirt_git() {
 
 # Extra configure options and the ninja targets the tests need.
 REVIRT_CONFIGURE_EXTRA="--enable-revirt"
-REVIRT_NINJA_TARGETS="qemu-system-x86_64"
+REVIRT_NINJA_TARGETS="qemu-system-x86_64 tests/qtest/revirt-test \
+tests/revirt-guests/bios.bin"
 
 # Where QEMU finds firmware: Debian's seabios, ipxe-qemu, qemu-system-data.
 REVIRT_FIRMWARE_PATH=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu

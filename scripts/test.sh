@@ -1,7 +1,8 @@
 #!/bin/bash
 # Run every test: build QEMU with the series, the revirt-kvm driver's own
-# tests, guests under -accel revirt / kvm / tcg (which must agree), bad
-# input, and the check that patches/ matches the sources and the build.
+# tests, QEMU's revirt qtest (guests under -accel revirt / kvm / tcg, which
+# must agree; bad input; a guest revirt cannot run), and the check that
+# patches/ matches the sources and the build.
 # Ends with "N passed, M failed"; exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -35,77 +36,25 @@ for t in "$out"/driver/tests/test-*; do
     done < <(timeout 120 "$t" --tap 2>&1)
 done
 
-# 2. Guests, built from source now, under each accelerator.
-make -s -C _qemu/tree/tests/revirt-guests O="$PWD/$out" ||
-    fail "building the test guests"
-ACCELS="revirt kvm,kernel-irqchip=off tcg"
-
-# run_guest NAME ACCEL DONE-PATTERN TIMEOUT QEMU-ARGS...: serial to a file,
-# stopped once DONE-PATTERN appears.
-run_guest() {
-    local name=$1 accel=$2 pattern=$3 limit=$4 log pid start
-    shift 4
-    log="$out/$name.${accel%%,*}.serial"
-    : > "$log"
-    start=$(date +%s%N)
-    "$QEMU" -accel "$accel" -display none -nodefaults -serial "file:$log" \
-        "$@" 2> "$out/$name.${accel%%,*}.stderr" &
-    pid=$!
-    for _ in $(seq $((limit * 10))); do
-        grep -q "$pattern" "$log" && break
-        kill -0 $pid 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "$name under $accel: $(( ($(date +%s%N) - start) / 1000000 )) ms"
-    kill $pid 2>/dev/null
-    wait $pid 2>/dev/null
-    grep -q "$pattern" "$log"
-}
-
-bios_expected="revirt-test boot 00000001
-ram sum 5ed48e00
-ioapic version 00170020
-rom read-only
-pit ticks ok
-triple fault
-revirt-test boot 00000002
-done"
-for accel in $ACCELS; do
-    check "bios guest completes under $accel" \
-        run_guest bios "$accel" '^done' 60 -bios "$out/bios.bin"
-    check "bios guest output under $accel is as expected" \
-        test "$(cat "$out/bios.${accel%%,*}.serial")" = "$bios_expected"
-done
-for accel in kvm tcg; do
-    check "bios guest: revirt and $accel agree" \
-        cmp -s "$out/bios.revirt.serial" "$out/bios.$accel.serial"
-done
-
-for accel in $ACCELS; do
-    check "SeaBIOS boots the boot sector under $accel" \
-        run_guest bootsect "$accel" 'revirt boot sector ok' 120 \
-        -drive "file=$out/bootsect.img,format=raw,if=ide"
-done
-
-# 3. Bad input: one clear error line and exit status 1.
-bad_input() {
-    local expect=$1 err rc
-    shift
-    err=$("$QEMU" -display none -nodefaults "$@" 2>&1 >/dev/null)
-    rc=$?
-    echo "  exit $rc: $err"
-    [ $rc = 1 ] && [ "$(printf '%s\n' "$err" | wc -l)" = 1 ] &&
-        printf '%s' "$err" | grep -q "$expect"
-}
-check "unknown driver= value is one error line, exit 1" \
-    bad_input "revirt: unknown driver 'foo'" -accel revirt,driver=foo
-check "a driver that cannot be opened is one error line, exit 1" \
-    bad_input "revirt: cannot open the native driver" \
-    -accel revirt,driver=native
+# 2. QEMU's qtest for revirt: our guests and SeaBIOS under revirt, kvm and
+# tcg, which must agree; bad -accel revirt options; a guest revirt cannot
+# run.  The guests were built from source by build.sh.
+while read -r line; do
+    case "$line" in
+    "ok "*"# SKIP"*) echo "SKIP: ${line#ok }" ;;
+    "ok "*) pass "qtest: ${line#ok [0-9]* }" ;;
+    "not ok "*) fail "qtest: ${line#not ok [0-9]* }" ;;
+    "# Start of"* | "# End of"*) ;;
+    "# "*) echo "  $line" ;;
+    esac
+done < <(cd build && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+         REVIRT_GUESTS="$PWD/tests/revirt-guests" \
+         timeout 900 tests/qtest/revirt-test --tap -k 2>&1 ||
+         echo "not ok - revirt-test exited with status $?")
 check "-accel help lists revirt" \
     sh -c "'$QEMU' -accel help | grep -qx revirt"
 
-# 4. The series: patches/ is what the sources give, and what was built.
+# 3. The series: patches/ is what the sources give, and what was built.
 regen=$out/patches
 scripts/make-patches.sh "$regen"
 check "patches/ is regenerated from the sources without drift" \

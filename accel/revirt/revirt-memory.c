@@ -39,8 +39,16 @@ static void revirt_process_section(RevirtState *s,
     int ret;
 
     if (!memory_region_is_ram(mr)) {
-        if (!memory_region_is_romd(mr)) {
+        if (!mr->rom_device) {
             return;             /* MMIO: every access exits */
+        }
+        /*
+         * A ROM device toggling romd mode is removed and added again, and
+         * both calls see the new mode: out of romd mode, make sure it is
+         * unmapped whichever call this is, as KVM does.
+         */
+        if (!memory_region_is_romd(mr)) {
+            add = false;
         }
         writable = false;
     }

@@ -3,40 +3,48 @@
  * vector in real mode and reports to COM1 what it saw:
  *   - port I/O, including rep outsb (every message)
  *   - flat 32-bit mode: RAM above 1 MiB, MMIO to the local APIC and the
- *     IOAPIC, and a write to the firmware ROM that must not stick; then
- *     back to real mode
+ *     IOAPIC, and writes to the firmware that must not stick: a ROM
+ *     ignores them; a CFI flash (-drive if=pflash) answers a read-ID
+ *     command and goes back to its contents, which it serves in romd
+ *     mode; then back to real mode
  *   - PIT timer interrupts through the PIC, with HLT between ticks
  *   - a triple fault on the first boot, which must reset the machine so
  *     that it boots a second time (boots are counted in CMOS)
- * Results also go to RAM at 0x500 for the test to read.
+ *   - on the second boot, INIT and SIPI to the other CPUs (-smp), which
+ *     check in from the RAM copy of this image
+ * Results also go to RAM at 0x500 for the test to read; the last CPU
+ * state is left in registers for the test to read back: EBX = 0x600df00d
+ * on the boot CPU, EBX = 0xa9000000 + APIC ID on the others.
  *
  * Copyright (c) 2026 The revirt developers
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#define RESULTS     0x500   /* "RVRT", boots, ticks, ram sum, ioapic, rom */
+#include "ram-copy.h"
+
+/* Results: "RVRT", boots, ticks, ram sum, ioapic, rom, fw id, cpus, done */
+#define RESULTS     0x500
+#define R_BOOTS     (RESULTS + 4)
+#define R_TICKS     (RESULTS + 8)
+#define R_RAM_SUM   (RESULTS + 12)
+#define R_IOAPIC    (RESULTS + 16)
+#define R_ROM_OK    (RESULTS + 20)
+#define R_FW_ID     (RESULTS + 24)
+#define R_APS       (RESULTS + 28)  /* APs checked in */
+#define R_APS_WANT  (RESULTS + 30)
+#define R_DONE      (RESULTS + 32)  /* "DONE" */
 #define CMOS_BOOTS  0x7d
+#define CMOS_APS    0x5f            /* QEMU's pc machine: CPUs - 1 */
+#define LAPIC       0xfee00000
+#define AP_SIPI_VECTOR  0x21        /* the AP code at RAM_BASE + 0x1000 */
 #define COM1        0x3f8
-/* The image runs from a RAM copy: PVM hosts cannot run 32-bit code in ROM. */
-#define RAM_SEG     0x2000
-#define RAM_BASE    0x20000
 #define PRINT(msg) mov $msg, %si; mov $(msg##_end - msg), %cx; call puts
 
     .code16
     .text
     .globl _start
 _start:
-    cli
-    cld
-    mov $0xf000, %ax
-    mov %ax, %ds
-    mov $RAM_SEG, %ax
-    mov %ax, %es
-    xor %si, %si
-    xor %di, %di
-    mov $0x8000, %cx
-    rep movsw
-    ljmp $RAM_SEG, $in_ram
+    run_from_ram in_ram
 in_ram:
     xor %ax, %ax
     mov %ax, %ds
@@ -56,7 +64,7 @@ in_ram:
     out %al, $0x71
 
     movl $0x54525652, (RESULTS)
-    mov %bl, (RESULTS + 4)
+    mov %bl, (R_BOOTS)
     PRINT(msg_boot)
     xor %eax, %eax
     mov %bl, %al
@@ -70,7 +78,10 @@ in_ram:
     jmp triple_fault
 
 finish:
+    call smp_test
     PRINT(msg_done)
+    movl $0x454e4f44, (R_DONE)
+    mov $0x600df00d, %ebx
 1:  cli
     hlt
     jmp 1b
@@ -103,7 +114,7 @@ print_hex:
 pit_test:
     movw $pit_irq, (8 * 4)
     movw $RAM_SEG, (8 * 4 + 2)
-    movw $0, (RESULTS + 8)
+    movw $0, (R_TICKS)
     mov $0x11, %al              /* master PIC: vectors 8-15, IRQ0 only */
     out %al, $0x20
     mov $0x08, %al
@@ -122,7 +133,7 @@ pit_test:
     out %al, $0x40
     sti
 1:  hlt
-    cmpw $10, (RESULTS + 8)
+    cmpw $10, (R_TICKS)
     jb 1b
     cli
     mov $0xff, %al
@@ -132,28 +143,65 @@ pit_test:
 
 pit_irq:
     push %ax
-    incw (RESULTS + 8)
+    incw (R_TICKS)
     mov $0x20, %al
     out %al, $0x20
     pop %ax
     iret
 
-/* Flat 32-bit mode and back. */
-pm_test:
+/* Run the flat 32-bit function at image offset BP, then back to real mode. */
+call32:
     lgdtl %cs:gdt_desc
     mov %cr0, %eax
     or $1, %eax
     mov %eax, %cr0
-    ljmpl $0x08, $(RAM_BASE + pm32)
-
+    ljmpl $0x08, $(RAM_BASE + 1f)
     .code32
-pm32:
-    mov $0x10, %ax
+1:  mov $0x10, %ax
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %ss
     movzwl %sp, %esp
+    movzwl %bp, %ebp
+    add $RAM_BASE, %ebp
+    call *%ebp
+    ljmp $0x18, $2f
+    .code16
+2:  mov $0x20, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    mov %cr0, %eax
+    and $~1, %eax
+    mov %eax, %cr0
+    ljmp $RAM_SEG, $3f
+3:  xor %ax, %ax
+    mov %ax, %ds
+    mov %ax, %es
+    mov %ax, %ss
+    ret
 
+pm_test:
+    mov $pm_checks, %bp
+    call call32
+    PRINT(msg_ram)
+    mov (R_RAM_SUM), %eax
+    call print_hex
+    PRINT(msg_ioapic)
+    mov (R_IOAPIC), %eax
+    call print_hex
+    PRINT(msg_fw_id)
+    mov (R_FW_ID), %eax
+    call print_hex
+    cmpb $1, (R_ROM_OK)
+    jne 1f
+    PRINT(msg_rom_ok)
+    ret
+1:  PRINT(msg_rom_bad)
+    ret
+
+    .code32
+pm_checks:
     /* RAM at 2 MiB: write 1024 words, sum them back. */
     mov $0x200000, %edi
     xor %ecx, %ecx
@@ -169,57 +217,66 @@ pm32:
     inc %ecx
     cmp $1024, %ecx
     jb 2b
-    mov %edx, (RESULTS + 12)
+    mov %edx, (R_RAM_SUM)
 
     /*
      * MMIO above 1 MiB: enable the local APIC and let PIC interrupts
      * through LINT0 (ExtINT), as SeaBIOS does; read the IOAPIC version.
      */
-    movl $0x1ff, 0xfee000f0
-    movl $0x700, 0xfee00350
+    movl $0x1ff, (LAPIC + 0xf0)
+    movl $0x700, (LAPIC + 0x350)
     movl $1, 0xfec00000
     mov 0xfec00010, %eax
-    mov %eax, (RESULTS + 16)
+    mov %eax, (R_IOAPIC)
 
-    /* The firmware ROM (at 4 GiB - 64 KiB) must ignore writes. */
-    mov (0xffff0000 + rom_byte), %al
-    mov %al, %bl
-    not %al
-    mov %al, (0xffff0000 + rom_byte)
-    mov (0xffff0000 + rom_byte), %al
-    cmp %al, %bl
-    sete %al
-    mov %al, (RESULTS + 20)
-
-    ljmp $0x18, $pm16
-
+    /*
+     * The firmware at 4 GiB - 64 KiB.  Send it a CFI read-ID command: a
+     * ROM ignores it and still reads as this image, a flash answers with
+     * its ID.  Then a read-array command, which must not stick in a ROM
+     * and takes a flash back to serving its contents.
+     */
+    movb $0x90, 0xffff0000
+    mov 0xffff0000, %eax
+    mov %eax, (R_FW_ID)
+    movb $0xff, (0xffff0000 + rom_byte)
+    cmpb $0x5a, (0xffff0000 + rom_byte)
+    sete (R_ROM_OK)
+    ret
     .code16
-pm16:
-    mov $0x20, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov %cr0, %eax
-    and $~1, %eax
-    mov %eax, %cr0
-    ljmp $RAM_SEG, $rm_again
-rm_again:
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    PRINT(msg_ram)
-    mov (RESULTS + 12), %eax
+
+/* Start the other CPUs with INIT and SIPI; count them as they check in. */
+smp_test:
+    mov $CMOS_APS, %al
+    out %al, $0x70
+    in $0x71, %al
+    xor %ah, %ah
+    mov %ax, (R_APS_WANT)
+    movw $0, (R_APS)
+    mov $smp_start, %bp
+    call call32
+    PRINT(msg_cpus)
+    movzwl (R_APS), %eax
+    inc %eax
     call print_hex
-    PRINT(msg_ioapic)
-    mov (RESULTS + 16), %eax
-    call print_hex
-    cmpb $1, (RESULTS + 20)
-    jne 1f
-    PRINT(msg_rom_ok)
     ret
-1:  PRINT(msg_rom_bad)
-    ret
+
+    .code32
+smp_start:
+    movl $0x1ff, (LAPIC + 0xf0)
+    movl $0, (LAPIC + 0x310)
+    movl $0x000c4500, (LAPIC + 0x300)   /* INIT to all but self */
+    mov $0x10000, %ecx
+1:  loop 1b
+    movl $(0x000c4600 | AP_SIPI_VECTOR), (LAPIC + 0x300)
+    /* Wait for every AP, for a few seconds at most. */
+    mov $0x4000000, %ecx
+2:  mov (R_APS), %ax
+    cmp (R_APS_WANT), %ax
+    je 3f
+    pause
+    loop 2b
+3:  ret
+    .code16
 
 /*
  * A triple fault: flat 32-bit mode, no IDT, paging on with an empty page
@@ -265,6 +322,10 @@ null_idt:
 rom_byte:
     .byte 0x5a
 
+msg_fw_id:  .ascii "firmware id "
+msg_fw_id_end:
+msg_cpus:   .ascii "cpus "
+msg_cpus_end:
 msg_boot:   .ascii "revirt-test boot "
 msg_boot_end:
 msg_pit:    .ascii "pit ticks ok\n"
@@ -281,6 +342,20 @@ msg_tf:     .ascii "triple fault\n"
 msg_tf_end:
 msg_done:   .ascii "done\n"
 msg_done_end:
+
+/* The other CPUs start here, in real mode, at CS = AP_SIPI_VECTOR << 8. */
+    .org 0x1000
+ap_start:
+    cli
+    xor %ax, %ax
+    mov %ax, %ds
+    mov $1, %eax
+    cpuid
+    shr $24, %ebx
+    add $0xa9000000, %ebx
+    lock incw (R_APS)
+1:  hlt
+    jmp 1b
 
     .org 0xfff0
     ljmp $0xf000, $_start

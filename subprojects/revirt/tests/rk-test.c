@@ -33,19 +33,19 @@ void rk_test_vm_init(RkTestVm *t)
 
     memset(t, 0, sizeof(*t));
     t->sys = revirt_kvm_open();
-    g_assert_cmpint(t->sys, >=, 0);
-    g_assert_cmpint(revirt_kvm_call(t->sys, REVIRT_GET_CAPS, &t->caps), ==, 0);
-    g_assert_cmpuint(t->caps.api_version, ==, REVIRT_API_VERSION);
+    g_assert(t->sys >= 0);
+    g_assert(revirt_kvm_call(t->sys, REVIRT_GET_CAPS, &t->caps) == 0);
+    g_assert(t->caps.api_version == REVIRT_API_VERSION);
 
     t->vm = revirt_kvm_call(t->sys, REVIRT_CREATE_VM, &vc);
-    g_assert_cmpint(t->vm, >=, 0);
+    g_assert(t->vm >= 0);
 
     t->ram = rk_test_alloc(RK_TEST_RAM_SIZE);
     map = (struct revirt_memory_map) {
         .gpa = 0, .size = RK_TEST_RAM_SIZE, .hva = (uintptr_t)t->ram,
         .prot = REVIRT_PROT_READ | REVIRT_PROT_WRITE | REVIRT_PROT_EXEC,
     };
-    g_assert_cmpint(revirt_kvm_call(t->vm, REVIRT_MAP_MEMORY, &map), ==, 0);
+    g_assert(revirt_kvm_call(t->vm, REVIRT_MAP_MEMORY, &map) == 0);
 
     t->run = rk_test_alloc(t->caps.run_area_size);
     cc = (struct revirt_vcpu_create) {
@@ -53,14 +53,14 @@ void rk_test_vm_init(RkTestVm *t)
         .run_area_size = t->caps.run_area_size,
     };
     t->vcpu = revirt_kvm_call(t->vm, REVIRT_CREATE_VCPU, &cc);
-    g_assert_cmpint(t->vcpu, >=, 0);
+    g_assert(t->vcpu >= 0);
 }
 
 void rk_test_vm_destroy(RkTestVm *t)
 {
-    g_assert_cmpint(revirt_kvm_close(t->vcpu), ==, 0);
-    g_assert_cmpint(revirt_kvm_close(t->vm), ==, 0);
-    g_assert_cmpint(revirt_kvm_close(t->sys), ==, 0);
+    g_assert(revirt_kvm_close(t->vcpu) == 0);
+    g_assert(revirt_kvm_close(t->vm) == 0);
+    g_assert(revirt_kvm_close(t->sys) == 0);
     rk_test_free(t->run, t->caps.run_area_size);
     rk_test_free(t->ram, RK_TEST_RAM_SIZE);
 }
@@ -69,33 +69,33 @@ void rk_test_load(RkTestVm *t, const uint8_t *start, const uint8_t *end)
 {
     struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state, 1);
 
-    g_assert_cmpint(end - start, <, RK_TEST_RAM_SIZE - RK_TEST_CODE_GPA);
+    g_assert((end - start) < (RK_TEST_RAM_SIZE - RK_TEST_CODE_GPA));
     memcpy(t->ram + RK_TEST_CODE_GPA, start, end - start);
 
     st->classes = REVIRT_STATE_REGS | REVIRT_STATE_SEGMENTS;
-    g_assert_cmpint(revirt_kvm_call(t->vcpu, REVIRT_GET_STATE, st), ==, 0);
+    g_assert(revirt_kvm_call(t->vcpu, REVIRT_GET_STATE, st) == 0);
     st->segments.cs.selector = 0;
     st->segments.cs.base = 0;
     memset(&st->regs, 0, sizeof(st->regs));
     st->regs.rip = RK_TEST_CODE_GPA;
     st->regs.rsp = 0x800;
     st->regs.rflags = 2;
-    g_assert_cmpint(revirt_kvm_call(t->vcpu, REVIRT_SET_STATE, st), ==, 0);
+    g_assert(revirt_kvm_call(t->vcpu, REVIRT_SET_STATE, st) == 0);
     g_free(st);
 }
 
 uint32_t rk_test_run(RkTestVm *t)
 {
-    g_assert_cmpint(revirt_kvm_call(t->vcpu, REVIRT_RUN, NULL), ==, 0);
+    g_assert(revirt_kvm_call(t->vcpu, REVIRT_RUN, NULL) == 0);
     return t->run->exit_reason;
 }
 
 uint8_t rk_test_expect_outb(RkTestVm *t, uint16_t port)
 {
-    g_assert_cmpuint(rk_test_run(t), ==, REVIRT_EXIT_IO);
-    g_assert_cmpuint(t->run->io.direction, ==, REVIRT_IO_OUT);
-    g_assert_cmphex(t->run->io.port, ==, port);
-    g_assert_cmpuint(t->run->io.size, ==, 1);
-    g_assert_cmpuint(t->run->io.count, ==, 1);
+    g_assert(rk_test_run(t) == REVIRT_EXIT_IO);
+    g_assert(t->run->io.direction == REVIRT_IO_OUT);
+    g_assert(t->run->io.port == port);
+    g_assert(t->run->io.size == 1);
+    g_assert(t->run->io.count == 1);
     return t->run->io_data[0];
 }

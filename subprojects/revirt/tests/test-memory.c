@@ -45,33 +45,30 @@ static void test_map_errors(void)
     flagged.hva = (uintptr_t)buf;
 
     /* RAM at [0, 0x10000) is mapped by rk_test_vm_init. */
-    g_assert_cmpint(map(&t, 0x8000, 0x1000, buf, RWX), ==, -EEXIST);
-    g_assert_cmpint(map(&t, 0xf000, 0x2000, buf, RWX), ==, -EEXIST);
-    g_assert_cmpint(map(&t, 0x100800, 0x1000, buf, RWX), ==, -EINVAL);
-    g_assert_cmpint(map(&t, 0x100000, 0x800, buf, RWX), ==, -EINVAL);
-    g_assert_cmpint(map(&t, 0x100000, 0x1000, buf + 8, RWX), ==, -EINVAL);
-    g_assert_cmpint(map(&t, 0x100000, 0, buf, RWX), ==, -EINVAL);
-    g_assert_cmpint(map(&t, 0x100000, 0x1000, buf, REVIRT_PROT_WRITE), ==,
-                    -EINVAL);
-    g_assert_cmpint(map(&t, 0x100000, 0x1000, buf, RWX | 8), ==, -EINVAL);
-    g_assert_cmpint(revirt_kvm_call(t.vm, REVIRT_MAP_MEMORY, &flagged), ==,
-                    -EINVAL);
-    g_assert_cmpint(map(&t, UINT64_MAX & ~0xfffull, 0x2000, buf, RWX), ==,
-                    -ERANGE);
-    g_assert_cmpint(map(&t, (1ull << t.caps.gpa_bits) - 0x1000, 0x2000, buf,
-                        RWX), ==, -ERANGE);
-    g_assert_cmpint(map(&t, top, 0x1000, buf, RWX), ==, -ERANGE);
-    g_assert_cmpint(map(&t, 0x100000, 0x1000, buf, REVIRT_PROT_READ |
-                        REVIRT_PROT_WRITE), ==, -ENOTSUP);
+    g_assert(map(&t, 0x8000, 0x1000, buf, RWX) == -EEXIST);
+    g_assert(map(&t, 0xf000, 0x2000, buf, RWX) == -EEXIST);
+    g_assert(map(&t, 0x100800, 0x1000, buf, RWX) == -EINVAL);
+    g_assert(map(&t, 0x100000, 0x800, buf, RWX) == -EINVAL);
+    g_assert(map(&t, 0x100000, 0x1000, buf + 8, RWX) == -EINVAL);
+    g_assert(map(&t, 0x100000, 0, buf, RWX) == -EINVAL);
+    g_assert(map(&t, 0x100000, 0x1000, buf, REVIRT_PROT_WRITE) == -EINVAL);
+    g_assert(map(&t, 0x100000, 0x1000, buf, RWX | 8) == -EINVAL);
+    g_assert(revirt_kvm_call(t.vm, REVIRT_MAP_MEMORY, &flagged) == -EINVAL);
+    g_assert(map(&t, UINT64_MAX & ~0xfffull, 0x2000, buf, RWX) == -ERANGE);
+    g_assert(map(&t, (1ull << t.caps.gpa_bits) - 0x1000, 0x2000, buf, RWX) ==
+             -ERANGE);
+    g_assert(map(&t, top, 0x1000, buf, RWX) == -ERANGE);
+    g_assert(map(&t, 0x100000, 0x1000, buf,
+                 REVIRT_PROT_READ | REVIRT_PROT_WRITE) == -ENOTSUP);
 
-    g_assert_cmpint(unmap(&t, 0x100000, 0x1000), ==, -ENOENT);
-    g_assert_cmpint(unmap(&t, 0x100000, 0), ==, -EINVAL);
-    g_assert_cmpint(unmap(&t, 0x100100, 0x1000), ==, -EINVAL);
-    g_assert_cmpint(unmap(&t, UINT64_MAX & ~0xfffull, 0x2000), ==, -ERANGE);
+    g_assert(unmap(&t, 0x100000, 0x1000) == -ENOENT);
+    g_assert(unmap(&t, 0x100000, 0) == -EINVAL);
+    g_assert(unmap(&t, 0x100100, 0x1000) == -EINVAL);
+    g_assert(unmap(&t, UINT64_MAX & ~0xfffull, 0x2000) == -ERANGE);
 
     /* None of the failed calls mapped anything. */
-    g_assert_cmpint(map(&t, 0x100000, 0x4000, buf, RWX), ==, 0);
-    g_assert_cmpint(unmap(&t, 0x100000, 0x4000), ==, 0);
+    g_assert(map(&t, 0x100000, 0x4000, buf, RWX) == 0);
+    g_assert(unmap(&t, 0x100000, 0x4000) == 0);
 
     rk_test_free(buf, 0x4000);
     rk_test_vm_destroy(&t);
@@ -95,37 +92,37 @@ static void test_partial_unmap_splits(void)
 
     rk_test_vm_init(&t);
     buf = rk_test_alloc(0x10000);
-    g_assert_cmpint(map(&t, 0x20000, 0x10000, buf, RWX), ==, 0);
-    g_assert_cmpint(unmap(&t, 0x24000, 0x4000), ==, 0);
+    g_assert(map(&t, 0x20000, 0x10000, buf, RWX) == 0);
+    g_assert(unmap(&t, 0x24000, 0x4000) == 0);
 
     /* The hole is free again; both pieces are still mapped. */
-    g_assert_cmpint(map(&t, 0x23000, 0x2000, buf, RWX), ==, -EEXIST);
-    g_assert_cmpint(map(&t, 0x27000, 0x2000, buf, RWX), ==, -EEXIST);
+    g_assert(map(&t, 0x23000, 0x2000, buf, RWX) == -EEXIST);
+    g_assert(map(&t, 0x27000, 0x2000, buf, RWX) == -EEXIST);
 
     rk_test_load(&t, split_prog_start, split_prog_end);
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_MMIO);
-    g_assert_cmphex(t.run->mmio.gpa, ==, 0x24000);
-    g_assert_cmpuint(t.run->mmio.len, ==, 1);
-    g_assert_cmpuint(t.run->mmio.is_write, ==, 1);
-    g_assert_cmphex(t.run->mmio.data[0], ==, 0x22);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_MMIO);
+    g_assert(t.run->mmio.gpa == 0x24000);
+    g_assert(t.run->mmio.len == 1);
+    g_assert(t.run->mmio.is_write == 1);
+    g_assert(t.run->mmio.data[0] == 0x22);
 
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_MMIO);
-    g_assert_cmphex(t.run->mmio.gpa, ==, 0x24004);
-    g_assert_cmpuint(t.run->mmio.is_write, ==, 0);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_MMIO);
+    g_assert(t.run->mmio.gpa == 0x24004);
+    g_assert(t.run->mmio.is_write == 0);
     t.run->mmio.data[0] = 0x77;
-    g_assert_cmphex(rk_test_expect_outb(&t, 0x10), ==, 0x77);
+    g_assert(rk_test_expect_outb(&t, 0x10) == 0x77);
 
     /* The pieces kept their place in the host buffer. */
-    g_assert_cmphex(buf[0], ==, 0x11);
-    g_assert_cmphex(buf[0x4000], ==, 0);
-    g_assert_cmphex(buf[0x8000], ==, 0x33);
+    g_assert(buf[0] == 0x11);
+    g_assert(buf[0x4000] == 0);
+    g_assert(buf[0x8000] == 0x33);
 
     /* Unmapping across both pieces and the hole takes what is mapped. */
-    g_assert_cmpint(unmap(&t, 0x22000, 0x8000), ==, 0);
-    g_assert_cmpint(unmap(&t, 0x22000, 0x8000), ==, -ENOENT);
-    g_assert_cmpint(map(&t, 0x22000, 0x8000, buf, RWX), ==, 0);
-    g_assert_cmpint(map(&t, 0x20000, 0x2000, buf, RWX), ==, -EEXIST);
-    g_assert_cmpint(map(&t, 0x2a000, 0x6000, buf, RWX), ==, -EEXIST);
+    g_assert(unmap(&t, 0x22000, 0x8000) == 0);
+    g_assert(unmap(&t, 0x22000, 0x8000) == -ENOENT);
+    g_assert(map(&t, 0x22000, 0x8000, buf, RWX) == 0);
+    g_assert(map(&t, 0x20000, 0x2000, buf, RWX) == -EEXIST);
+    g_assert(map(&t, 0x2a000, 0x6000, buf, RWX) == -EEXIST);
 
     rk_test_free(buf, 0x10000);
     rk_test_vm_destroy(&t);
@@ -142,19 +139,19 @@ static void test_readonly(void)
     RkTestVm t;
 
     rk_test_vm_init(&t);
-    g_assert_true(t.caps.features & REVIRT_FEATURE_READONLY_MEM);
+    g_assert(t.caps.features & REVIRT_FEATURE_READONLY_MEM);
     buf = rk_test_alloc(0x1000);
     buf[0] = 0xab;
-    g_assert_cmpint(map(&t, 0x30000, 0x1000, buf, RX), ==, 0);
+    g_assert(map(&t, 0x30000, 0x1000, buf, RX) == 0);
 
     rk_test_load(&t, rom_prog_start, rom_prog_end);
-    g_assert_cmphex(rk_test_expect_outb(&t, 0x10), ==, 0xab);
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_MMIO);
-    g_assert_cmphex(t.run->mmio.gpa, ==, 0x30000);
-    g_assert_cmpuint(t.run->mmio.is_write, ==, 1);
-    g_assert_cmphex(t.run->mmio.data[0], ==, 0xcd);
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_HLT);
-    g_assert_cmphex(buf[0], ==, 0xab);
+    g_assert(rk_test_expect_outb(&t, 0x10) == 0xab);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_MMIO);
+    g_assert(t.run->mmio.gpa == 0x30000);
+    g_assert(t.run->mmio.is_write == 1);
+    g_assert(t.run->mmio.data[0] == 0xcd);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
+    g_assert(buf[0] == 0xab);
 
     rk_test_free(buf, 0x1000);
     rk_test_vm_destroy(&t);

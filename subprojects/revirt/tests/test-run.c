@@ -31,41 +31,41 @@ static void test_io_exits(void)
     rk_test_vm_init(&t);
     rk_test_load(&t, io_prog_start, io_prog_end);
 
-    g_assert_cmphex(rk_test_expect_outb(&t, 0x10), ==, 0x42);
+    g_assert(rk_test_expect_outb(&t, 0x10) == 0x42);
 
     /* rep outsb: one or more exits that carry the string in order */
     while (got < 5) {
-        g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_IO);
-        g_assert_cmphex(t.run->io.port, ==, 0x11);
-        g_assert_cmpuint(t.run->io.direction, ==, REVIRT_IO_OUT);
-        g_assert_cmpuint(t.run->io.size, ==, 1);
-        g_assert_cmpuint(t.run->io.count, >=, 1);
-        g_assert_cmpuint(got + t.run->io.count, <=, 5);
+        g_assert(rk_test_run(&t) == REVIRT_EXIT_IO);
+        g_assert(t.run->io.port == 0x11);
+        g_assert(t.run->io.direction == REVIRT_IO_OUT);
+        g_assert(t.run->io.size == 1);
+        g_assert(t.run->io.count >= 1);
+        g_assert((got + t.run->io.count) <= 5);
         memcpy(out + got, t.run->io_data, t.run->io.count);
         got += t.run->io.count;
     }
-    g_assert_cmpmem(out, 5, "hello", 5);
+    g_assert(!memcmp(out, "hello", 5));
 
     /* in: the value the VMM supplies reaches AL */
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_IO);
-    g_assert_cmphex(t.run->io.port, ==, 0x12);
-    g_assert_cmpuint(t.run->io.direction, ==, REVIRT_IO_IN);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_IO);
+    g_assert(t.run->io.port == 0x12);
+    g_assert(t.run->io.direction == REVIRT_IO_IN);
     t.run->io_data[0] = 0x5a;
-    g_assert_cmphex(rk_test_expect_outb(&t, 0x10), ==, 0x5a);
+    g_assert(rk_test_expect_outb(&t, 0x10) == 0x5a);
 
     /* rep insb: the VMM's bytes land in guest memory, in order */
     for (got = 0; got < 4; got += t.run->io.count) {
-        g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_IO);
-        g_assert_cmphex(t.run->io.port, ==, 0x13);
-        g_assert_cmpuint(t.run->io.direction, ==, REVIRT_IO_IN);
-        g_assert_cmpuint(t.run->io.count, >=, 1);
-        g_assert_cmpuint(got + t.run->io.count, <=, 4);
+        g_assert(rk_test_run(&t) == REVIRT_EXIT_IO);
+        g_assert(t.run->io.port == 0x13);
+        g_assert(t.run->io.direction == REVIRT_IO_IN);
+        g_assert(t.run->io.count >= 1);
+        g_assert((got + t.run->io.count) <= 4);
         memcpy(t.run->io_data, "abcd" + got, t.run->io.count);
     }
-    g_assert_cmphex(rk_test_expect_outb(&t, 0x10), ==, 0x99);
-    g_assert_cmpmem(t.ram + 0x2000, 4, "abcd", 4);
+    g_assert(rk_test_expect_outb(&t, 0x10) == 0x99);
+    g_assert(!memcmp(t.ram + 0x2000, "abcd", 4));
 
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_HLT);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
     rk_test_vm_destroy(&t);
 }
 
@@ -92,19 +92,19 @@ static void test_inject(void)
     rk_test_load(&t, irq_prog_start, irq_prog_end);
 
     /* Before the first run the vCPU cannot take an interrupt. */
-    g_assert_cmpint(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &irq), ==, -EBUSY);
-    g_assert_cmpint(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &bad), ==, -EINVAL);
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &irq) == -EBUSY);
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &bad) == -EINVAL);
 
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_HLT);
-    g_assert_cmpuint(t.run->if_flag, ==, 1);
-    g_assert_cmpuint(t.run->ready_for_interrupt, ==, 1);
-    g_assert_cmpint(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &irq), ==, 0);
-    g_assert_cmphex(rk_test_expect_outb(&t, 0x10), ==, 0xee);
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_HLT);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
+    g_assert(t.run->if_flag == 1);
+    g_assert(t.run->ready_for_interrupt == 1);
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &irq) == 0);
+    g_assert(rk_test_expect_outb(&t, 0x10) == 0xee);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
 
-    g_assert_cmpint(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &nmi), ==, 0);
-    g_assert_cmphex(rk_test_expect_outb(&t, 0x10), ==, 0xdd);
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_HLT);
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &nmi) == 0);
+    g_assert(rk_test_expect_outb(&t, 0x10) == 0xdd);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
     rk_test_vm_destroy(&t);
 }
 
@@ -122,12 +122,12 @@ static void test_irq_window(void)
 
     rk_test_vm_init(&t);
     rk_test_load(&t, window_prog_start, window_prog_end);
-    g_assert_cmphex(rk_test_expect_outb(&t, 0x10), ==, 1);
-    g_assert_cmpuint(t.run->ready_for_interrupt, ==, 0);
+    g_assert(rk_test_expect_outb(&t, 0x10) == 1);
+    g_assert(t.run->ready_for_interrupt == 0);
     t.run->request_interrupt_window = 1;
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_IRQ_WINDOW);
-    g_assert_cmpuint(t.run->if_flag, ==, 1);
-    g_assert_cmpuint(t.run->ready_for_interrupt, ==, 1);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_IRQ_WINDOW);
+    g_assert(t.run->if_flag == 1);
+    g_assert(t.run->ready_for_interrupt == 1);
     rk_test_vm_destroy(&t);
 }
 
@@ -157,8 +157,8 @@ static void test_internal_error(void)
 
     rk_test_vm_init(&t);
     rk_test_load(&t, fetch_prog_start, fetch_prog_end);
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_INTERNAL_ERROR);
-    g_assert_cmpuint(t.run->internal.suberror, ==, REVIRT_INTERNAL_EMULATION);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_INTERNAL_ERROR);
+    g_assert(t.run->internal.suberror == REVIRT_INTERNAL_EMULATION);
     rk_test_vm_destroy(&t);
 }
 
@@ -168,7 +168,7 @@ static void test_shutdown(void)
 
     rk_test_vm_init(&t);
     rk_test_load(&t, shutdown_prog_start, shutdown_prog_end);
-    g_assert_cmpuint(rk_test_run(&t), ==, REVIRT_EXIT_SHUTDOWN);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_SHUTDOWN);
     rk_test_vm_destroy(&t);
 }
 

@@ -116,6 +116,8 @@ static bool revirt_process_async_events(CPUState *cpu)
         cpu->halted = 0;
     }
     if (cpu->interrupt_request & CPU_INTERRUPT_SIPI) {
+        /* apic_sipi() leaves the request set; TCG clears it as we do. */
+        cpu->interrupt_request &= ~CPU_INTERRUPT_SIPI;
         cpu_synchronize_state(cpu);
         do_cpu_sipi(x86_cpu);
     }
@@ -211,6 +213,10 @@ int revirt_arch_vcpu_exec(CPUState *cpu)
              */
             revirt_call(vcpu->handle, REVIRT_KICK, NULL);
         }
+        /*
+         * Read cpu->exit_request before the driver looks at its kick flag;
+         * pairs with the store-then-kick in revirt_kick_vcpu_thread().
+         */
         smp_rmb();
 
         ret = revirt_call(vcpu->handle, REVIRT_RUN, NULL);

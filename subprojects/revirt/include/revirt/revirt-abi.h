@@ -269,8 +269,8 @@ struct revirt_run {
     /* Set by the VMM before REVIRT_RUN. */
     uint8_t request_interrupt_window; /* exit as soon as IF=1, no shadow */
     uint8_t reserved_in[7];
-    uint64_t cr8;               /* in: the TPR of the VMM's local APIC;
-                                 * out: the guest's CR8 at the exit */
+    /* In: the TPR of the VMM's local APIC; out: the guest's CR8 at exit. */
+    uint64_t cr8;
 
     /* Set by the driver at every exit. */
     uint32_t exit_reason;       /* REVIRT_EXIT_* */
@@ -430,8 +430,8 @@ struct revirt_vcpu_state {
 
 /* Events */
 enum {
-    REVIRT_EVENT_EXTINT = 1,    /* external interrupt, needs
-                                 * run.ready_for_interrupt */
+    /* An external interrupt: needs run.ready_for_interrupt. */
+    REVIRT_EVENT_EXTINT = 1,
     REVIRT_EVENT_NMI = 2,
     REVIRT_EVENT_EXCEPTION = 3,
 };
