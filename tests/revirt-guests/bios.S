@@ -20,7 +20,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "ram-copy.h"
+#include "ram-copy.S.inc"
 
 /* Results: "RVRT", boots, ticks, ram sum, ioapic, rom, fw id, cpus, done */
 #define RESULTS     0x500

@@ -9,7 +9,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#include "ram-copy.h"
+#include "ram-copy.S.inc"
 
 #define STRAY_TARGET 0xe0000000
 
