@@ -27,6 +27,7 @@
 #define BIOS_APS                (BIOS_RESULTS + 28)
 #define BIOS_DONE               (BIOS_RESULTS + 32)
 #define BIOS_DONE_MAGIC         0x454e4f44      /* "DONE" */
+#define BIOS_NMIS               (BIOS_RESULTS + 36)
 #define BIOS_BSP_EBX            0x600df00d
 #define BIOS_AP_EBX(apic_id)    (0xa9000000 + (apic_id))
 #define BOOTSECT_DONE           0x520
@@ -79,12 +80,12 @@ static char *guest_path(const char *name)
     return g_build_filename(guests_dir, name, NULL);
 }
 
-static void wait_for_guest(QTestState *qts, uint64_t addr, uint32_t magic)
+static void wait_for_guest(QTestState *qts, uint64_t addr, uint32_t want)
 {
     gint64 deadline = g_get_monotonic_time() +
                       GUEST_TIMEOUT_S * G_TIME_SPAN_SECOND;
 
-    while (qtest_readl(qts, addr) != magic) {
+    while (qtest_readl(qts, addr) != want) {
         g_assert_cmpint(g_get_monotonic_time(), <, deadline);
         g_usleep(10 * 1000);
     }
@@ -137,7 +138,8 @@ static char *bios_expected_output(const BiosCase *c)
  * bios.S: port I/O with rep outsb, RAM above 1 MiB, MMIO to the APIC and
  * IOAPIC, firmware that ignores writes (a ROM, or a flash that leaves
  * romd mode for a command and comes back), PIT interrupts through the
- * PIC with HLT, a triple fault that resets, and INIT/SIPI to the APs.
+ * PIC with HLT, a triple fault that resets, INIT/SIPI to the APs, and
+ * NMIs from QMP's inject-nmi.
  */
 static void test_bios_guest(const void *data)
 {
@@ -179,6 +181,13 @@ static void test_bios_guest(const void *data)
     for (int i = 1; i < c->cpus; i++) {
         check_monitor_ebx(qts, i, BIOS_AP_EBX(i));
     }
+
+    /* NMIs wake the halted boot CPU, one at a time, and leave it as it was */
+    for (int nmis = 1; nmis <= 2; nmis++) {
+        qtest_qmp_assert_success(qts, "{ 'execute': 'inject-nmi' }");
+        wait_for_guest(qts, BIOS_NMIS, nmis);
+    }
+    check_monitor_ebx(qts, 0, BIOS_BSP_EBX);
 
     qtest_quit(qts);
 }

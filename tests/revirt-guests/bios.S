@@ -12,6 +12,8 @@
  *     that it boots a second time (boots are counted in CMOS)
  *   - on the second boot, INIT and SIPI to the other CPUs (-smp), which
  *     check in from the RAM copy of this image
+ *   - at the end, halted with interrupts off, an NMI handler that counts
+ *     the NMIs the test injects (through LINT1 of the boot CPU)
  * Results also go to RAM at 0x500 for the test to read; the last CPU
  * state is left in registers for the test to read back: EBX = 0x600df00d
  * on the boot CPU, EBX = 0xa9000000 + APIC ID on the others.
@@ -33,6 +35,7 @@
 #define R_APS       (RESULTS + 28)  /* APs checked in */
 #define R_APS_WANT  (RESULTS + 30)
 #define R_DONE      (RESULTS + 32)  /* "DONE" */
+#define R_NMIS      (RESULTS + 36)  /* NMIs taken, by any CPU */
 #define CMOS_BOOTS  0x7d
 #define CMOS_APS    0x5f            /* QEMU's pc machine: CPUs - 1 */
 #define LAPIC       0xfee00000
@@ -79,6 +82,8 @@ in_ram:
 
 finish:
     call smp_test
+    movw $nmi_handler, (2 * 4)
+    movw $RAM_SEG, (2 * 4 + 2)
     PRINT(msg_done)
     movl $0x454e4f44, (R_DONE)
     mov $0x600df00d, %ebx
@@ -140,6 +145,10 @@ pit_test:
     out %al, $0x21
     PRINT(msg_pit)
     ret
+
+nmi_handler:
+    lock incw (R_NMIS)
+    iret
 
 pit_irq:
     push %ax
@@ -263,6 +272,7 @@ smp_test:
     .code32
 smp_start:
     movl $0x1ff, (LAPIC + 0xf0)
+    movl $0x400, (LAPIC + 0x360)        /* LINT1: NMI, as SeaBIOS sets it */
     movl $0, (LAPIC + 0x310)
     movl $0x000c4500, (LAPIC + 0x300)   /* INIT to all but self */
     mov $0x10000, %ecx
