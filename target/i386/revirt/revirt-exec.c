@@ -116,8 +116,6 @@ static bool revirt_process_async_events(CPUState *cpu)
         cpu->halted = 0;
     }
     if (cpu->interrupt_request & CPU_INTERRUPT_SIPI) {
-        /* apic_sipi() leaves the request set; TCG clears it as we do. */
-        cpu->interrupt_request &= ~CPU_INTERRUPT_SIPI;
         cpu_synchronize_state(cpu);
         do_cpu_sipi(x86_cpu);
     }
