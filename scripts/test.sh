@@ -15,6 +15,19 @@ failed=0
 pass() { passed=$((passed + 1)); echo "PASS: $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
 check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; fi; }
+# tap NAME: count the TAP results on stdin as passes and failures.
+tap() {
+    local line
+    while read -r line; do
+        case "$line" in
+        "ok "*"# SKIP"*) echo "SKIP: ${line#ok }" ;;
+        "ok "*) pass "$1: ${line#ok [0-9]* }" ;;
+        "not ok "*) fail "$1: ${line#not ok [0-9]* }" ;;
+        "# Start of"* | "# End of"*) ;;
+        "# "*) echo "  $line" ;;
+        esac
+    done
+}
 
 QEMU=build/qemu-system-x86_64
 out=build/revirt-tests
@@ -26,31 +39,18 @@ check "the revirt-kvm driver and its tests build on their own" \
     sh -c "meson setup '$out/driver' _qemu/tree/subprojects/revirt >/dev/null &&
            ninja -C '$out/driver' >/dev/null"
 for t in "$out"/driver/tests/test-*; do
-    [ -x "$t" ] || continue
-    while read -r line; do
-        case "$line" in
-        "ok "*"# SKIP"*) echo "SKIP: ${line#ok }" ;;
-        "ok "*) pass "driver: ${line#ok [0-9]* }" ;;
-        "not ok "*) fail "driver: ${line#not ok [0-9]* }" ;;
-        esac
-    done < <(timeout 120 "$t" --tap 2>&1)
+    [ -f "$t" ] && [ -x "$t" ] || continue
+    tap driver < <(timeout 120 "$t" --tap 2>&1 ||
+                   echo "not ok - $t exited with status $?")
 done
 
 # 2. QEMU's qtest for revirt: our guests and SeaBIOS under revirt, kvm and
 # tcg, which must agree; bad -accel revirt options; a guest revirt cannot
 # run.  The guests were built from source by build.sh.
-while read -r line; do
-    case "$line" in
-    "ok "*"# SKIP"*) echo "SKIP: ${line#ok }" ;;
-    "ok "*) pass "qtest: ${line#ok [0-9]* }" ;;
-    "not ok "*) fail "qtest: ${line#not ok [0-9]* }" ;;
-    "# Start of"* | "# End of"*) ;;
-    "# "*) echo "  $line" ;;
-    esac
-done < <(cd build && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
-         REVIRT_GUESTS="$PWD/tests/revirt-guests" \
-         timeout 900 tests/qtest/revirt-test --tap -k 2>&1 ||
-         echo "not ok - revirt-test exited with status $?")
+tap qtest < <(cd build && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+              REVIRT_GUESTS="$PWD/tests/revirt-guests" \
+              timeout 900 tests/qtest/revirt-test --tap -k 2>&1 ||
+              echo "not ok - revirt-test exited with status $?")
 check "-accel help lists revirt" \
     sh -c "'$QEMU' -accel help | grep -qx revirt"
 
