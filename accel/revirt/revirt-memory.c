@@ -33,7 +33,7 @@ static void revirt_process_section(RevirtState *s,
     MemoryRegion *mr = section->mr;
     hwaddr start = section->offset_within_address_space;
     uint64_t size = int128_get64(section->size);
-    bool writable = !mr->readonly && !mr->rom_device;
+    bool writable = !mr->readonly;
     uint64_t page_mask = qemu_real_host_page_mask();
     uint64_t delta;
     int ret;
