@@ -70,11 +70,15 @@ static void revirt_start_vcpu_thread(CPUState *cpu)
 
 static void revirt_kick_vcpu_thread(CPUState *cpu)
 {
-    RevirtVcpu *vcpu = revirt_vcpu(cpu);
+    RevirtVcpu *vcpu;
 
     qatomic_set(&cpu->exit_request, 1);
-    if (vcpu) {
-        revirt_call(vcpu->handle, REVIRT_KICK, NULL);
+    /* The vCPU may be unplugged meanwhile: see revirt_arch_destroy_vcpu. */
+    WITH_RCU_READ_LOCK_GUARD() {
+        vcpu = qatomic_rcu_read((void **)&cpu->hax_vcpu);
+        if (vcpu) {
+            revirt_call(vcpu->handle, REVIRT_KICK, NULL);
+        }
     }
 }
 

@@ -24,6 +24,21 @@ int revirt_call(int handle, uint32_t request, void *arg)
     return revirt_state->driver->call(handle, request, arg);
 }
 
+static void revirt_close(RevirtState *s)
+{
+    if (s->vm >= 0) {
+        s->driver->close(s->vm);
+        s->vm = -1;
+    }
+    if (s->sys >= 0) {
+        s->driver->close(s->sys);
+        s->sys = -1;
+    }
+    g_clear_pointer(&s->supported_cpuid, g_free);
+    g_clear_pointer(&s->supported_msrs, g_free);
+    revirt_state = NULL;
+}
+
 static int revirt_open(RevirtState *s, Error **errp)
 {
     const RevirtDriver *driver = s->driver;
@@ -59,29 +74,54 @@ static int revirt_open(RevirtState *s, Error **errp)
     return 0;
 }
 
+/* The run area is the driver's word: QEMU allocates and reads it. */
+#define REVIRT_RUN_AREA_MAX     (1u << 20)
+
+static int revirt_check_caps(RevirtState *s, MachineState *ms, Error **errp)
+{
+    const struct revirt_caps *caps = &s->caps;
+
+    if (caps->run_area_size < sizeof(struct revirt_run) ||
+        caps->run_area_size > REVIRT_RUN_AREA_MAX) {
+        error_setg(errp, "the %s driver asks for a run area of %u bytes",
+                   s->driver->name, caps->run_area_size);
+        return -EINVAL;
+    }
+    if (ms->smp.max_cpus > caps->max_vcpus) {
+        error_setg(errp, "the %s driver runs at most %u vCPUs, the machine "
+                   "has %u", s->driver->name, caps->max_vcpus,
+                   ms->smp.max_cpus);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * On failure, say why in one line and return the error: QEMU then falls
+ * back to the next -accel, if the user gave one.
+ */
 static int revirt_init_machine(MachineState *ms)
 {
     RevirtState *s = REVIRT_STATE(current_accel());
     Error *err = NULL;
+    int ret;
 
     if (!s->driver) {
         s->driver = revirt_driver_default();
     }
     revirt_state = s;
-    if (revirt_open(s, &err) < 0 || revirt_arch_init(s, &err) < 0 ||
-        ms->smp.max_cpus > s->caps.max_vcpus) {
-        if (!err) {
-            error_setg(&err, "the %s driver runs at most %u vCPUs, "
-                       "the machine has %u", s->driver->name,
-                       s->caps.max_vcpus, ms->smp.max_cpus);
-        }
-        /*
-         * Exit here rather than fall back: the user chose this accelerator
-         * and driver, and one line saying why it failed is what helps.
-         */
+    ret = revirt_open(s, &err);
+    if (ret == 0) {
+        ret = revirt_check_caps(s, ms, &err);
+    }
+    if (ret == 0) {
+        ret = revirt_arch_init(s, &err);
+    }
+    if (ret < 0) {
         error_prepend(&err, "revirt: ");
         error_report_err(err);
-        exit(1);
+        revirt_close(s);
+        return ret;
     }
     revirt_memory_listener_register(s);
     return 0;

@@ -13,6 +13,7 @@
 #include "qemu/accel.h"
 #include "exec/memory.h"
 #include "hw/core/cpu.h"
+#include "qemu/rcu.h"
 #include "revirt/revirt-abi.h"
 
 /* How the accelerator reaches a revirt driver. */
@@ -47,8 +48,12 @@ DECLARE_INSTANCE_CHECKER(RevirtState, REVIRT_STATE, TYPE_REVIRT_ACCEL)
 
 extern RevirtState *revirt_state;
 
-/* A per-vCPU handle and its run area; lives in CPUState.hax_vcpu. */
+/*
+ * A per-vCPU handle and its run area; lives in CPUState.hax_vcpu.  Freed
+ * after an RCU grace period, since other threads kick it without the BQL.
+ */
 typedef struct RevirtVcpu {
+    struct rcu_head rcu;
     int handle;
     struct revirt_run *run;
 } RevirtVcpu;

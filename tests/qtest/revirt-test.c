@@ -16,6 +16,7 @@
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
+#include "qemu/bswap.h"
 
 /* What the guests leave in RAM; see tests/revirt-guests/bios.S. */
 #define BIOS_RESULTS            0x500
@@ -255,6 +256,259 @@ static void test_internal_error_stops_vm(void)
     qtest_quit(qts);
 }
 
+/* What cpuid.S leaves in RAM: sub-leaves 0-7 of 0x22 leaves per range. */
+#define CPUID_DONE              0x500
+#define CPUID_DONE_MAGIC        0x44495043      /* "CPID" */
+#define CPUID_OUT               0x10000
+#define CPUID_RANGES            3
+#define CPUID_LEAVES            0x22
+#define CPUID_SUBLEAVES         8
+#define CPUID_ENTRIES           (CPUID_RANGES * CPUID_LEAVES * CPUID_SUBLEAVES)
+
+typedef struct {
+    uint32_t eax, ebx, ecx, edx;
+} CpuidRegs;
+
+static const uint32_t cpuid_range_base[CPUID_RANGES] = {
+    0, 0x40000000, 0x80000000
+};
+
+/* CPUID as cpuid.S read it under @accel with -cpu @model. */
+static CpuidRegs *read_guest_cpuid(const char *accel, const char *model)
+{
+    g_autofree char *image = guest_path("cpuid.bin");
+    CpuidRegs *regs = g_new(CpuidRegs, CPUID_ENTRIES);
+    QTestState *qts;
+
+    qts = qtest_initf("-accel %s -cpu %s -nodefaults -bios %s",
+                      accel_option(accel), model, image);
+    wait_for_guest(qts, CPUID_DONE, CPUID_DONE_MAGIC);
+    qtest_memread(qts, CPUID_OUT, regs, CPUID_ENTRIES * sizeof(*regs));
+    qtest_quit(qts);
+    for (int i = 0; i < CPUID_ENTRIES; i++) {
+        regs[i].eax = le32_to_cpu(regs[i].eax);
+        regs[i].ebx = le32_to_cpu(regs[i].ebx);
+        regs[i].ecx = le32_to_cpu(regs[i].ecx);
+        regs[i].edx = le32_to_cpu(regs[i].edx);
+    }
+    return regs;
+}
+
+static const CpuidRegs *cpuid_at(const CpuidRegs *regs, uint32_t leaf,
+                                 uint32_t subleaf)
+{
+    for (int r = 0; r < CPUID_RANGES; r++) {
+        if (leaf >= cpuid_range_base[r] &&
+            leaf < cpuid_range_base[r] + CPUID_LEAVES) {
+            uint32_t n = r * CPUID_LEAVES + (leaf - cpuid_range_base[r]);
+
+            return &regs[n * CPUID_SUBLEAVES + subleaf];
+        }
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * The guest's CPUID under revirt is what QEMU's KVM accelerator gives with
+ * the userspace irqchip, for each leaf up to the last and each sub-leaf,
+ * except for the hypervisors' own leaves: no x2APIC or TSC-deadline timer
+ * (QEMU's APIC has neither), the hypervisor bit, every sub-leaf of the
+ * indexed leaves, XSAVE offsets, and -cpu host's levels.
+ */
+static void test_cpuid(const void *data)
+{
+    const char *model = data;
+    g_autofree CpuidRegs *revirt = NULL;
+    g_autofree CpuidRegs *kvm = NULL;
+    g_autofree char *kvm_model = NULL;
+    const CpuidRegs *leaf1, *sig;
+    int differences = 0;
+
+    if (accel_missing("revirt") || accel_missing("kvm")) {
+        return;
+    }
+    revirt = read_guest_cpuid("revirt", model);
+    /* kvm=off: KVM's paravirtual MSRs fail on PVM hosts with -cpu host. */
+    kvm_model = g_strdup_printf("%s,kvm=off", model);
+    kvm = read_guest_cpuid("kvm", kvm_model);
+
+    leaf1 = cpuid_at(revirt, 1, 0);
+    g_assert_cmphex(leaf1->ecx & (1u << 31), ==, 1u << 31); /* hypervisor */
+    g_assert_cmphex(leaf1->ecx & (1u << 21), ==, 0);        /* x2APIC */
+    g_assert_cmphex(leaf1->ecx & (1u << 24), ==, 0);        /* TSC-deadline */
+    sig = cpuid_at(revirt, 0x40000000, 0);
+    g_assert(!memcmp(&sig->ebx, "revi", 4) && !memcmp(&sig->ecx, "rtre", 4) &&
+             !memcmp(&sig->edx, "virt", 4));
+
+    for (int r = 0; r < CPUID_RANGES; r++) {
+        uint32_t base = cpuid_range_base[r];
+        uint32_t last = cpuid_at(kvm, base, 0)->eax;
+
+        /* The hypervisors' own leaves differ. */
+        if (base == 0x40000000) {
+            continue;
+        }
+        g_assert_cmphex(cpuid_at(revirt, base, 0)->eax, ==, last);
+        for (uint32_t leaf = base; leaf <= MIN(last, base + CPUID_LEAVES - 1);
+             leaf++) {
+            for (uint32_t sub = 0; sub < CPUID_SUBLEAVES; sub++) {
+                CpuidRegs a = *cpuid_at(revirt, leaf, sub);
+                CpuidRegs b = *cpuid_at(kvm, leaf, sub);
+
+                /* PVM's KVM answers XSAVE sub-leaves it lacks from the host */
+                if (leaf == 0xd && sub >= 2) {
+                    continue;
+                }
+                /* New kernels give KVM's userspace APIC a TSC-deadline bit */
+                if (leaf == 1) {
+                    b.ecx &= ~(1u << 24);
+                }
+                if (memcmp(&a, &b, sizeof(a))) {
+                    g_test_message("-cpu %s leaf 0x%x.%u: revirt %08x %08x "
+                                   "%08x %08x, kvm %08x %08x %08x %08x",
+                                   model, leaf, sub, a.eax, a.ebx, a.ecx,
+                                   a.edx, b.eax, b.ebx, b.ecx, b.edx);
+                    differences++;
+                }
+            }
+        }
+    }
+    g_assert_cmpint(differences, ==, 0);
+
+    /* XSAVE: AVX's state sits after the legacy area and the header. */
+    if (cpuid_at(revirt, 0xd, 2)->eax) {
+        g_assert_cmphex(cpuid_at(revirt, 0xd, 2)->ebx, ==, 0x240);
+    }
+    /* AMD's cache leaf lists each cache once, then one of type "none". */
+    if (cpuid_at(revirt, 0x80000000, 0)->eax >= 0x8000001d) {
+        const CpuidRegs *l1d = cpuid_at(revirt, 0x8000001d, 0);
+        const CpuidRegs *l1i = cpuid_at(revirt, 0x8000001d, 1);
+        bool ends = false;
+
+        g_assert(memcmp(l1d, l1i, sizeof(*l1d)));
+        for (int sub = 1; sub < CPUID_SUBLEAVES; sub++) {
+            ends |= !(cpuid_at(revirt, 0x8000001d, sub)->eax & 0x1f);
+        }
+        g_assert(ends);
+    }
+}
+
+/*
+ * A QEMU that stops answering must fail the test, not hang it: kill it
+ * after @seconds, so that libqtest sees it die.
+ */
+static pid_t watched_qemu;
+
+static void kill_watched_qemu(int sig)
+{
+    if (watched_qemu > 0) {
+        kill(watched_qemu, SIGKILL);
+    }
+}
+
+static void watchdog_start(const char *pidfile, unsigned seconds)
+{
+    g_autofree char *pid = read_file(pidfile);
+    struct sigaction sa = { .sa_handler = kill_watched_qemu };
+
+    watched_qemu = atoi(pid);
+    g_assert_cmpint(watched_qemu, >, 0);
+    sigaction(SIGALRM, &sa, NULL);
+    alarm(seconds);
+}
+
+static void watchdog_stop(void)
+{
+    alarm(0);
+    watched_qemu = 0;
+}
+
+#define SMI_DONE                0x500
+#define SMI_DONE_MAGIC          0x21494d53      /* "SMI!" */
+
+/*
+ * smi.S sends itself an SMI and halts: revirt has no SMM, so it drops
+ * the SMI, and QEMU stays responsive instead of spinning with the BQL.
+ */
+static void test_smi_dropped(void)
+{
+    g_autofree char *image = guest_path("smi.bin");
+    g_autofree char *pidfile = g_build_filename(tmp_dir, "smi.pid", NULL);
+    QTestState *qts;
+    QDict *resp;
+
+    if (accel_missing("revirt")) {
+        return;
+    }
+    qts = qtest_initf("-accel revirt -nodefaults -bios %s -pidfile %s",
+                      image, pidfile);
+    watchdog_start(pidfile, GUEST_TIMEOUT_S);
+    wait_for_guest(qts, SMI_DONE, SMI_DONE_MAGIC);
+    for (int i = 0; i < 10; i++) {
+        g_usleep(100 * 1000);
+        resp = qtest_qmp(qts, "{ 'execute': 'query-status' }");
+        g_assert_cmpstr(qdict_get_str(qdict_get_qdict(resp, "return"),
+                                      "status"), ==, "running");
+        qobject_unref(resp);
+    }
+    watchdog_stop();
+    qtest_quit(qts);
+}
+
+/*
+ * Run QEMU with @args on the bios guest with -no-reboot: it exits at the
+ * guest's triple fault.  Returns its stderr; the serial output must end
+ * there.
+ */
+static char *run_bios_to_triple_fault(const char *args)
+{
+    g_autofree char *image = guest_path("bios.bin");
+    g_autofree char *serial = g_build_filename(tmp_dir, "tf.serial", NULL);
+    g_autofree char *cmd = g_strdup_printf(
+        "timeout %d %s %s -bios %s -no-reboot -display none -nodefaults "
+        "-serial file:%s", GUEST_TIMEOUT_S, g_getenv("QTEST_QEMU_BINARY"),
+        args, image, serial);
+    g_autofree char *output = NULL;
+    g_autoptr(GError) error = NULL;
+    char *err = NULL;
+    int status;
+
+    g_assert(g_spawn_command_line_sync(cmd, NULL, &err, &status, &error));
+    g_test_message("stderr: %s", err);
+    g_assert(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    output = read_file(serial);
+    g_assert(g_str_has_suffix(output, "triple fault\n"));
+    return err;
+}
+
+/* revirt says where a triple fault happened before it resets. */
+static void test_triple_fault_report(void)
+{
+    g_autofree char *err = NULL;
+
+    if (accel_missing("revirt")) {
+        return;
+    }
+    err = run_bios_to_triple_fault("-accel revirt");
+    g_assert(strstr(err, "revirt: vCPU 0: triple fault"));
+    g_assert(strstr(err, "resetting the machine"));
+}
+
+/* With no driver, "-accel revirt -accel tcg" goes on with TCG. */
+static void test_fallback_to_tcg(void)
+{
+    g_autofree char *err = NULL;
+
+    if (!access("/dev/revirt", F_OK)) {
+        g_test_skip("this host has the native driver");
+        return;
+    }
+    err = run_bios_to_triple_fault("-accel revirt,driver=native -accel tcg");
+    g_assert(strstr(err, "revirt: cannot open the native driver"));
+    g_assert(strstr(err, "falling back to tcg"));
+}
+
 typedef struct {
     const char *name;
     const char *accel_option;
@@ -301,10 +555,14 @@ static void test_bad_option(const void *data)
     g_assert_cmpint(WEXITSTATUS(status), ==, 1);
     g_assert(g_str_has_suffix(err, "\n"));
 
-    /* One error line; warnings about the host's CPU may come before it. */
+    /*
+     * One error line says why; warnings about the host's CPU may come
+     * before it, and QEMU's own "failed to initialize" after it.
+     */
     lines = g_strsplit(err, "\n", -1);
     for (int i = 0; lines[i][0]; i++) {
-        if (!strstr(lines[i], ": warning: ")) {
+        if (!strstr(lines[i], ": warning: ") &&
+            !strstr(lines[i], "failed to initialize revirt")) {
             g_assert(strstr(lines[i], c->error));
             errors++;
         }
@@ -346,6 +604,11 @@ static void add_seabios_case(const char *name, const char *accel, int cpus)
     qtest_add_data_func_full(path, c, test_seabios_boot, g_free);
 }
 
+/* Models whose CPUID revirt must give as KVM does. */
+static const char *const cpuid_models[] = {
+    "qemu64", "EPYC", "Skylake-Client", "host", "max",
+};
+
 int main(int argc, char **argv)
 {
     static const char *const accels[] = { "revirt", "kvm", "tcg" };
@@ -373,6 +636,15 @@ int main(int argc, char **argv)
     }
     qtest_add_func("revirt/internal-error-stops-vm",
                    test_internal_error_stops_vm);
+    qtest_add_func("revirt/smi-dropped", test_smi_dropped);
+    qtest_add_func("revirt/triple-fault-report", test_triple_fault_report);
+    qtest_add_func("revirt/fallback-to-tcg", test_fallback_to_tcg);
+    for (int i = 0; i < ARRAY_SIZE(cpuid_models); i++) {
+        g_autofree char *path =
+            g_strdup_printf("revirt/cpuid/%s", cpuid_models[i]);
+
+        qtest_add_data_func(path, cpuid_models[i], test_cpuid);
+    }
     for (int i = 0; i < ARRAY_SIZE(bad_options); i++) {
         g_autofree char *path =
             g_strdup_printf("revirt/bad-option/%s", bad_options[i].name);

@@ -34,6 +34,7 @@ struct rk_system {
     int kvm_fd;
     struct revirt_caps caps;
     int vcpu_mmap_size;
+    bool svm;                   /* KVM runs on AMD SVM */
 };
 
 struct rk_mapping {
@@ -47,6 +48,7 @@ struct rk_vm {
     int vm_fd;
     struct revirt_caps caps;    /* of the system it was created on */
     int vcpu_mmap_size;
+    bool svm;
     int max_slots;
 
     pthread_mutex_t lock;       /* protects what follows */

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -39,6 +40,38 @@ static void rk_install_kick_handler(void)
     sigaction(REVIRT_KVM_KICK_SIGNAL, &sa, NULL);
 }
 
+/* CPUID bits this driver cannot give a guest, see rk_cpuid_filter(). */
+#define RK_CPUID_1_ECX_VMX          (1u << 5)
+#define RK_CPUID_1_ECX_X2APIC       (1u << 21)
+#define RK_CPUID_1_ECX_TSC_DEADLINE (1u << 24)
+#define RK_CPUID_1_ECX_HYPERVISOR   (1u << 31)
+#define RK_CPUID_80000001_ECX_SVM   (1u << 2)
+#define RK_CPUID_HYPERVISOR_BASE    0x40000000u
+#define RK_CPUID_HYPERVISOR_END     0x4fffffffu
+
+/*
+ * KVM's supported CPUID, less what needs KVM's own interfaces: x2APIC and
+ * the TSC-deadline timer need its in-kernel APIC (revirt-kvm has none),
+ * VMX and SVM its nested state, and leaves 0x4000xxxx describe KVM's
+ * paravirtual interface.  The hypervisor bit is just a bit: allow it.
+ * Returns false for an entry to drop.
+ */
+static bool rk_cpuid_filter(struct revirt_cpuid_entry *e)
+{
+    if (e->function >= RK_CPUID_HYPERVISOR_BASE &&
+        e->function <= RK_CPUID_HYPERVISOR_END) {
+        return false;
+    }
+    if (e->function == 1) {
+        e->ecx &= ~(RK_CPUID_1_ECX_VMX | RK_CPUID_1_ECX_X2APIC |
+                    RK_CPUID_1_ECX_TSC_DEADLINE);
+        e->ecx |= RK_CPUID_1_ECX_HYPERVISOR;
+    } else if (e->function == 0x80000001) {
+        e->ecx &= ~RK_CPUID_80000001_ECX_SVM;
+    }
+    return true;
+}
+
 static int rk_get_supported_cpuid(int kvm_fd, struct revirt_cpuid_table *out)
 {
     struct kvm_cpuid2 *cpuid;
@@ -53,10 +86,9 @@ static int rk_get_supported_cpuid(int kvm_fd, struct revirt_cpuid_table *out)
     ret = rk_ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
     if (ret == 0) {
         memset(out, 0, sizeof(*out));
-        out->count = cpuid->nent;
         for (uint32_t i = 0; i < cpuid->nent; i++) {
             struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
-            struct revirt_cpuid_entry *r = &out->entries[i];
+            struct revirt_cpuid_entry *r = &out->entries[out->count];
 
             r->function = e->function;
             r->index = e->index;
@@ -66,6 +98,11 @@ static int rk_get_supported_cpuid(int kvm_fd, struct revirt_cpuid_table *out)
             r->ebx = e->ebx;
             r->ecx = e->ecx;
             r->edx = e->edx;
+            if (rk_cpuid_filter(r)) {
+                out->count++;
+            } else {
+                memset(r, 0, sizeof(*r));
+            }
         }
     }
     free(cpuid);
@@ -90,6 +127,16 @@ static int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out)
     }
     free(list);
     return ret;
+}
+
+/* Is the host's KVM the SVM one (an AMD or Hygon CPU)? */
+static bool rk_host_is_svm(void)
+{
+    unsigned int eax, ebx, ecx, edx;
+
+    __cpuid(0, eax, ebx, ecx, edx);
+    /* "AuthenticAMD" and "HygonGenuine": EBX is "Auth" or "Hygo". */
+    return ebx == 0x68747541 || ebx == 0x6f677948;
 }
 
 static uint32_t rk_gpa_bits(int kvm_fd)
@@ -180,6 +227,7 @@ int revirt_kvm_open(void)
         return -ENOTSUP;
     }
     rk_fill_caps(sys);
+    sys->svm = rk_host_is_svm();
     pthread_once(&kick_handler_once, rk_install_kick_handler);
 
     ret = rk_handle_new(&sys->obj);

@@ -148,6 +148,9 @@ static void rk_translate_exit(struct rk_vcpu *vcpu)
         return;
     case KVM_EXIT_SHUTDOWN:
         run->exit_reason = REVIRT_EXIT_SHUTDOWN;
+        /* KVM on SVM resets the vCPU at a shutdown; on VMX it keeps it. */
+        run->shutdown.flags = vcpu->vm->svm ? 0 : REVIRT_SHUTDOWN_STATE_KEPT;
+        run->shutdown.reserved = 0;
         return;
     case KVM_EXIT_SET_TPR:
         run->exit_reason = REVIRT_EXIT_TPR_WRITE;

@@ -16,6 +16,7 @@
 #include "cpu.h"
 #include "host-cpu.h"
 #include "hw/core/accel-cpu.h"
+#include "sysemu/revirt.h"
 
 /* Only for the builtin models, as kvm_default_props. */
 static PropValue revirt_default_props[] = {
@@ -25,6 +26,52 @@ static PropValue revirt_default_props[] = {
     { "svm", "off" },
     { NULL, NULL },
 };
+
+/* -cpu host and max: everything the driver supports, its levels too. */
+static void revirt_cpu_max_instance_init(X86CPU *cpu)
+{
+    CPUX86State *env = &cpu->env;
+
+    host_cpu_max_instance_init(cpu);
+    env->cpuid_min_level = revirt_arch_get_supported_cpuid(0, 0, R_EAX);
+    env->cpuid_min_xlevel =
+        revirt_arch_get_supported_cpuid(0x80000000, 0, R_EAX);
+    env->cpuid_min_xlevel2 =
+        revirt_arch_get_supported_cpuid(0xc0000000, 0, R_EAX);
+}
+
+/*
+ * Where each XSAVE component sits, from the driver's CPUID leaf 0xd, as
+ * kvm_cpu_xsave_init() takes it from the host: QEMU's XSAVE image
+ * helpers and the guest's CPUID leaf 0xd use these offsets.
+ */
+static void revirt_cpu_xsave_init(void)
+{
+    static bool done;
+
+    if (done) {
+        return;
+    }
+    done = true;
+
+    x86_ext_save_areas[XSTATE_FP_BIT].offset = 0;
+    x86_ext_save_areas[XSTATE_SSE_BIT].offset = 0;
+    for (int i = XSTATE_SSE_BIT + 1; i < XSAVE_STATE_AREA_COUNT; i++) {
+        ExtSaveArea *esa = &x86_ext_save_areas[i];
+        uint32_t size = revirt_arch_get_supported_cpuid(0xd, i, R_EAX);
+
+        if (!esa->size ||
+            (x86_cpu_get_supported_feature_word(esa->feature, false) &
+             esa->bits) != esa->bits) {
+            continue;
+        }
+        /* A size QEMU does not know means a layout it cannot convert. */
+        if (size == esa->size) {
+            esa->offset = revirt_arch_get_supported_cpuid(0xd, i, R_EBX);
+            esa->ecx = revirt_arch_get_supported_cpuid(0xd, i, R_ECX);
+        }
+    }
+}
 
 static void revirt_cpu_instance_init(CPUState *cs)
 {
@@ -36,8 +83,9 @@ static void revirt_cpu_instance_init(CPUState *cs)
         x86_cpu_apply_props(cpu, revirt_default_props);
     }
     if (cpu->max_features) {
-        host_cpu_max_instance_init(cpu);
+        revirt_cpu_max_instance_init(cpu);
     }
+    revirt_cpu_xsave_init();
 }
 
 static void revirt_cpu_accel_class_init(ObjectClass *oc, void *data)

@@ -102,6 +102,12 @@ static bool revirt_process_async_events(CPUState *cpu)
     X86CPU *x86_cpu = X86_CPU(cpu);
     CPUX86State *env = &x86_cpu->env;
 
+    if (cpu->interrupt_request & CPU_INTERRUPT_SMI) {
+        /* No SMM here: drop the SMI, or the vCPU would never idle. */
+        cpu->interrupt_request &= ~CPU_INTERRUPT_SMI;
+        warn_report_once("revirt: the guest sent an SMI; SMM is not "
+                         "supported, SMIs are dropped");
+    }
     if (cpu->interrupt_request & CPU_INTERRUPT_INIT) {
         cpu_synchronize_state(cpu);
         do_cpu_init(x86_cpu);
@@ -141,6 +147,13 @@ static int revirt_handle_halt(CPUState *cpu)
     return 0;
 }
 
+/* The driver's word on an I/O exit's size, checked before QEMU uses it. */
+static bool revirt_io_valid(const struct revirt_exit_io *io)
+{
+    return (io->size == 1 || io->size == 2 || io->size == 4) &&
+           io->count >= 1 && io->count <= REVIRT_IO_DATA_MAX / io->size;
+}
+
 static void revirt_handle_io(const struct revirt_run *run, MemTxAttrs attrs)
 {
     const struct revirt_exit_io *io = &run->io;
@@ -151,6 +164,34 @@ static void revirt_handle_io(const struct revirt_run *run, MemTxAttrs attrs)
                          io->direction == REVIRT_IO_OUT);
         data += io->size;
     }
+}
+
+/*
+ * A triple fault resets the machine, as on hardware; say where it
+ * happened, since a guest rarely means it.
+ */
+static void revirt_report_triple_fault(CPUState *cpu,
+                                       const struct revirt_run *run)
+{
+    CPUX86State *env = &X86_CPU(cpu)->env;
+    g_autofree char *exception = NULL;
+
+    if (!(run->shutdown.flags & REVIRT_SHUTDOWN_STATE_KEPT)) {
+        warn_report("revirt: vCPU %d: triple fault, resetting the machine "
+                    "(the driver did not keep the state at the fault)",
+                    cpu->cpu_index);
+        return;
+    }
+    cpu_synchronize_state(cpu);
+    exception = env->exception_nr >= 0 ?
+                g_strdup_printf("%d", env->exception_nr) : g_strdup("none");
+    warn_report("revirt: vCPU %d: triple fault at CS:RIP %04x:%016" PRIx64
+                ", CR0=%08" PRIx64 " CR3=%016" PRIx64 " CR4=%08" PRIx64
+                " EFER=%08" PRIx64 ", pending exception %s; resetting the "
+                "machine", cpu->cpu_index, env->segs[R_CS].selector,
+                (uint64_t)env->eip, (uint64_t)env->cr[0],
+                (uint64_t)env->cr[3], (uint64_t)env->cr[4], env->efer,
+                exception);
 }
 
 static void revirt_report_internal_error(CPUState *cpu,
@@ -204,6 +245,10 @@ int revirt_arch_vcpu_exec(CPUState *cpu)
         }
 
         revirt_pre_run(cpu);
+        /*
+         * A kick that lands after this check reaches the driver's own kick
+         * flag, which REVIRT_RUN honours, so no barrier is needed here.
+         */
         if (qatomic_read(&cpu->exit_request)) {
             /*
              * Still enter the driver: it completes a pending I/O or MMIO
@@ -211,11 +256,6 @@ int revirt_arch_vcpu_exec(CPUState *cpu)
              */
             revirt_call(vcpu->handle, REVIRT_KICK, NULL);
         }
-        /*
-         * Read cpu->exit_request before the driver looks at its kick flag;
-         * pairs with the store-then-kick in revirt_kick_vcpu_thread().
-         */
-        smp_rmb();
 
         ret = revirt_call(vcpu->handle, REVIRT_RUN, NULL);
         if (ret < 0) {
@@ -230,10 +270,24 @@ int revirt_arch_vcpu_exec(CPUState *cpu)
         trace_revirt_exit(cpu->cpu_index, run->exit_reason);
         switch (run->exit_reason) {
         case REVIRT_EXIT_IO:
+            if (!revirt_io_valid(&run->io)) {
+                error_report("revirt: vCPU %d: the driver reported port I/O "
+                             "of %u x %u bytes, stopping", cpu->cpu_index,
+                             run->io.count, run->io.size);
+                ret = -1;
+                break;
+            }
             revirt_handle_io(run, attrs);
             ret = 0;
             break;
         case REVIRT_EXIT_MMIO:
+            if (run->mmio.len < 1 || run->mmio.len > 8) {
+                error_report("revirt: vCPU %d: the driver reported an MMIO "
+                             "access of %u bytes, stopping", cpu->cpu_index,
+                             run->mmio.len);
+                ret = -1;
+                break;
+            }
             address_space_rw(&address_space_memory, run->mmio.gpa, attrs,
                              run->mmio.data, run->mmio.len,
                              run->mmio.is_write);
@@ -250,6 +304,7 @@ int revirt_arch_vcpu_exec(CPUState *cpu)
             ret = EXCP_INTERRUPT;
             break;
         case REVIRT_EXIT_SHUTDOWN:
+            revirt_report_triple_fault(cpu, run);
             qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET);
             ret = EXCP_INTERRUPT;
             break;

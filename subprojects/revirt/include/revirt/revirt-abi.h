@@ -252,6 +252,19 @@ struct revirt_exit_mmio {
     uint8_t data[8];            /* write: the value; read: VMM fills in */
 };
 
+/*
+ * run.shutdown.flags.  Without STATE_KEPT the vCPU's state after a
+ * shutdown exit is undefined (AMD SVM's VMCB is, after a shutdown
+ * intercept); with it, REVIRT_GET_STATE returns the state at the fault.
+ * Either way the vCPU cannot run on until the VMM resets its state.
+ */
+#define REVIRT_SHUTDOWN_STATE_KEPT  (1u << 0)
+
+struct revirt_exit_shutdown {
+    uint32_t flags;             /* REVIRT_SHUTDOWN_* */
+    uint32_t reserved;
+};
+
 /* run.internal.suberror */
 enum {
     REVIRT_INTERNAL_EMULATION = 1, /* an instruction it cannot emulate */
@@ -282,6 +295,7 @@ struct revirt_run {
         struct revirt_exit_io io;
         struct revirt_exit_mmio mmio;
         struct revirt_exit_internal internal;
+        struct revirt_exit_shutdown shutdown;
         uint8_t reserved_exit[240];
     };
     /*
