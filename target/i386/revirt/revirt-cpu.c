@@ -29,11 +29,21 @@ int revirt_arch_init(RevirtState *s, Error **errp)
         error_setg_errno(errp, -ret, "cannot read the supported CPUID");
         return ret;
     }
+    if (s->supported_cpuid->count > REVIRT_MAX_CPUID_ENTRIES) {
+        error_setg(errp, "the driver reports %u CPUID entries",
+                   s->supported_cpuid->count);
+        return -EINVAL;
+    }
     s->supported_msrs = g_new0(struct revirt_msr_index_list, 1);
     ret = revirt_call(s->sys, REVIRT_GET_SUPPORTED_MSRS, s->supported_msrs);
     if (ret < 0) {
         error_setg_errno(errp, -ret, "cannot read the supported MSRs");
         return ret;
+    }
+    if (s->supported_msrs->count > REVIRT_MAX_MSR_INDICES) {
+        error_setg(errp, "the driver reports %u MSRs",
+                   s->supported_msrs->count);
+        return -EINVAL;
     }
     /* Keep the guest off the pages the driver uses for itself. */
     if (s->caps.private_size) {
