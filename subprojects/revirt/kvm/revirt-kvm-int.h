@@ -34,6 +34,7 @@ struct rk_system {
     int kvm_fd;
     struct revirt_caps caps;
     int vcpu_mmap_size;
+    uint64_t mcg_cap;           /* the MCG_CAP offered, 0 without MCE */
 };
 
 struct rk_mapping {
@@ -48,6 +49,7 @@ struct rk_vm {
     struct revirt_caps caps;    /* of the system it was created on */
     int vcpu_mmap_size;
     int max_slots;
+    uint64_t mcg_cap;           /* of the system it was created on */
 
     pthread_mutex_t lock;       /* protects what follows */
     struct rk_mapping *mappings; /* sorted by gpa, never overlapping */
@@ -66,6 +68,7 @@ struct rk_vcpu {
     atomic_bool in_run;         /* that call is REVIRT_RUN */
     pthread_t thread;           /* the thread in REVIRT_RUN, when in_run */
     bool has_run;
+    bool mce_setup;             /* MCG_CAP was set */
     /* An IN or MMIO read to complete at the next run: where the data goes. */
     void *pending_data;
     const void *pending_src;
@@ -98,6 +101,8 @@ void rk_vcpu_free(struct rk_vcpu *vcpu);
 /* revirt-kvm-state.c */
 int rk_state_get(struct rk_vcpu *vcpu, struct revirt_vcpu_state *state);
 int rk_state_set(struct rk_vcpu *vcpu, const struct revirt_vcpu_state *state);
+int rk_xsave_get(struct rk_vcpu *vcpu, struct revirt_xsave *xsave);
+int rk_xsave_set(struct rk_vcpu *vcpu, const struct revirt_xsave *xsave);
 
 /* ioctl() returning 0 or -errno, retried on EINTR unless it is KVM_RUN. */
 int rk_ioctl(int fd, unsigned long request, void *arg);
