@@ -172,9 +172,10 @@ int revirt_arch_init_vcpu(CPUState *cpu, Error **errp)
         return ret;
     }
 
-    /* The FPU class travels through QEMU's XSAVE image helpers. */
-    env->xsave_buf_len = 4096;
-    env->xsave_buf = qemu_memalign(4096, env->xsave_buf_len);
+    ret = revirt_arch_init_vcpu_state(cpu, errp);
+    if (ret < 0) {
+        return ret;
+    }
 
     cpu->vcpu_dirty = true;
     return 0;
@@ -184,6 +185,7 @@ void revirt_arch_destroy_vcpu(CPUState *cpu)
 {
     RevirtVcpu *vcpu = revirt_vcpu(cpu);
 
+    revirt_arch_destroy_vcpu_state(cpu);
     revirt_state->driver->close(vcpu->handle);
     qemu_vfree(vcpu->run);
     g_free(vcpu);
