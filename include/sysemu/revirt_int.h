@@ -76,5 +76,7 @@ void revirt_arch_destroy_vcpu(CPUState *cpu);
 int revirt_arch_vcpu_exec(CPUState *cpu);
 int revirt_arch_put_registers(CPUState *cpu, bool full);
 int revirt_arch_get_registers(CPUState *cpu);
+int revirt_arch_init_vcpu_state(CPUState *cpu, Error **errp);
+void revirt_arch_destroy_vcpu_state(CPUState *cpu);
 
 #endif /* QEMU_REVIRT_INT_H */

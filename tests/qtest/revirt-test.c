@@ -570,6 +570,165 @@ static void test_bad_option(const void *data)
     g_assert_cmpint(errors, ==, 1);
 }
 
+/* What msr.S leaves in RAM. */
+#define MSR_RESULTS             0x500
+#define MSR_GO                  (MSR_RESULTS + 8)
+#define MSR_STAGE               (MSR_RESULTS + 12)
+#define MSR_MCES                (MSR_RESULTS + 16)
+#define MSR_MC1_STATUS          (MSR_RESULTS + 24)
+#define MSR_RDTSCP              (MSR_RESULTS + 32)
+#define MSR_BOOT(n)             (MSR_RESULTS + 0x40 * (n))
+#define MSR_AFTER               (MSR_RESULTS + 0x100)
+#define MSR_STAGE_WROTE         0x11
+#define MSR_STAGE_IDLE(boot)    (0x10 * (boot) + 2)
+#define MSR_TSC_AUX_SLOT        6
+
+/* In msr.S's order: PAT, MTRRdefType, fix64K, physBase0/Mask0, misc, aux */
+static const uint64_t msr_written[] = {
+    0x0007010600070106ull, 0xc06, 0x0505050506060606ull, 0x80000000,
+    0xff80000800ull, 0, 0x12345678,
+};
+
+static const uint64_t msr_reset[] = {
+    0x0007040600070406ull, 0, 0, 0, 0, 1, 0,
+};
+
+static QTestState *msr_guest_start(const char *accel, const char *extra)
+{
+    g_autofree char *image = guest_path("msr.bin");
+
+    return qtest_initf("-accel %s -bios %s -nodefaults %s",
+                       accel_option(accel), image, extra);
+}
+
+static void msr_check(QTestState *qts, uint64_t addr, const uint64_t *want,
+                      const char *what)
+{
+    bool rdtscp = qtest_readl(qts, MSR_RDTSCP);
+
+    for (int i = 0; i < ARRAY_SIZE(msr_written); i++) {
+        uint64_t value = qtest_readq(qts, addr + 8 * i);
+
+        if (i == MSR_TSC_AUX_SLOT && !rdtscp) {
+            continue;
+        }
+        if (value != want[i]) {
+            g_test_message("%s: MSR %d is 0x%" PRIx64 ", want 0x%" PRIx64,
+                           what, i, value, want[i]);
+            g_test_fail();
+        }
+    }
+}
+
+static void wait_for_status(QTestState *qts, const char *want)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      GUEST_TIMEOUT_S * G_TIME_SPAN_SECOND;
+
+    for (;;) {
+        QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-status' }");
+        bool done = !strcmp(qdict_get_str(qdict_get_qdict(resp, "return"),
+                                          "status"), want);
+
+        qobject_unref(resp);
+        if (done) {
+            return;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * msr.S writes PAT, MTRRs, MISC_ENABLE and TSC_AUX; the VM is stopped and
+ * migrated through a file, and on the destination the guest must read
+ * back what it wrote.  After a reset they are at their reset values.
+ */
+static void test_msr_migrate(const void *data)
+{
+    const char *accel = data;
+    g_autofree char *file = g_build_filename(tmp_dir, "msr.mig", NULL);
+    g_autofree char *incoming = g_strdup_printf("-incoming 'exec:cat %s'",
+                                                file);
+    g_autofree char *uri = g_strdup_printf("exec:cat > %s", file);
+    uint64_t reset[ARRAY_SIZE(msr_reset)];
+    QTestState *qts;
+    QDict *resp;
+
+    if (accel_missing(accel)) {
+        return;
+    }
+    qts = msr_guest_start(accel, "");
+    wait_for_guest(qts, MSR_STAGE, MSR_STAGE_WROTE);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'stop' }");
+    /* A stopped VM needs no dirty logging for a consistent copy. */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    for (;;) {
+        const char *status;
+        bool done;
+
+        resp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
+        status = qdict_get_try_str(qdict_get_qdict(resp, "return"),
+                                   "status");
+        g_assert(!status || strcmp(status, "failed"));
+        done = status && !strcmp(status, "completed");
+        qobject_unref(resp);
+        if (done) {
+            break;
+        }
+        g_usleep(10 * 1000);
+    }
+    qtest_quit(qts);
+
+    qts = msr_guest_start(accel, incoming);
+    wait_for_status(qts, "paused");
+    qtest_writel(qts, MSR_GO, 1);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+    wait_for_guest(qts, MSR_STAGE, MSR_STAGE_IDLE(1));
+    msr_check(qts, MSR_AFTER, msr_written, "after migration");
+
+    /* MISC_ENABLE's reset value depends on the CPU model: boot 1 saw it. */
+    memcpy(reset, msr_reset, sizeof(reset));
+    reset[5] = qtest_readq(qts, MSR_BOOT(1) + 8 * 5);
+    g_assert(reset[5] & 1);
+    msr_check(qts, MSR_BOOT(1), reset, "first boot");
+
+    qtest_qmp_assert_success(qts, "{ 'execute': 'system_reset' }");
+    wait_for_guest(qts, MSR_STAGE, MSR_STAGE_IDLE(2));
+    msr_check(qts, MSR_BOOT(2), reset, "after reset");
+    qtest_quit(qts);
+    unlink(file);
+}
+
+/* HMP "mce" on a guest with CR4.MCE: its #MC handler runs, QMP answers. */
+static void test_mce(const void *data)
+{
+    const char *accel = data;
+    const uint64_t status = 0xb200000000000000ull;
+    QTestState *qts;
+    char *out;
+
+    if (accel_missing(accel)) {
+        return;
+    }
+    qts = msr_guest_start(accel, "");
+    wait_for_guest(qts, MSR_STAGE, MSR_STAGE_WROTE);
+    qtest_writel(qts, MSR_GO, 1);
+    wait_for_guest(qts, MSR_STAGE, MSR_STAGE_IDLE(1));
+
+    for (int mces = 1; mces <= 2; mces++) {
+        out = qtest_hmp(qts, "mce 0 1 0x%" PRIx64 " 0x5 0 0", status);
+        g_assert_cmpstr(out, ==, "");
+        g_free(out);
+        wait_for_guest(qts, MSR_MCES, mces);
+        g_assert_cmphex(qtest_readq(qts, MSR_MC1_STATUS), ==, status);
+        /* The handler cleared MCIP, so the next one is not a shutdown. */
+        wait_for_status(qts, "running");
+    }
+    qtest_quit(qts);
+}
+
 static void remove_tmp_dir(void)
 {
     GDir *dir = g_dir_open(tmp_dir, 0, NULL);
@@ -633,6 +792,14 @@ int main(int argc, char **argv)
     for (int i = 0; i < ARRAY_SIZE(accels); i++) {
         add_bios_case("bios-smp2", accels[i], FIRMWARE_ROM, 2);
         add_seabios_case("seabios-smp2", accels[i], 2);
+    }
+    for (int i = 0; i < ARRAY_SIZE(accels); i++) {
+        g_autofree char *migrate = g_strdup_printf("revirt/msr-migrate/%s",
+                                                   accels[i]);
+        g_autofree char *mce = g_strdup_printf("revirt/mce/%s", accels[i]);
+
+        qtest_add_data_func(migrate, accels[i], test_msr_migrate);
+        qtest_add_data_func(mce, accels[i], test_mce);
     }
     qtest_add_func("revirt/internal-error-stops-vm",
                    test_internal_error_stops_vm);

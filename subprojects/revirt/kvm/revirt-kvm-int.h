@@ -35,6 +35,7 @@ struct rk_system {
     struct revirt_caps caps;
     int vcpu_mmap_size;
     bool svm;                   /* KVM runs on AMD SVM */
+    uint64_t mcg_cap;           /* the MCG_CAP offered, 0 without MCE */
 };
 
 struct rk_mapping {
@@ -50,6 +51,7 @@ struct rk_vm {
     int vcpu_mmap_size;
     bool svm;
     int max_slots;
+    uint64_t mcg_cap;           /* of the system it was created on */
 
     pthread_mutex_t lock;       /* protects what follows */
     struct rk_mapping *mappings; /* sorted by gpa, never overlapping */
@@ -68,6 +70,7 @@ struct rk_vcpu {
     atomic_bool in_run;         /* that call is REVIRT_RUN */
     pthread_t thread;           /* the thread in REVIRT_RUN, when in_run */
     bool has_run;
+    bool mce_setup;             /* MCG_CAP was set */
     /* An IN or MMIO read to complete at the next run: where the data goes. */
     void *pending_data;
     const void *pending_src;
@@ -100,6 +103,8 @@ void rk_vcpu_free(struct rk_vcpu *vcpu);
 /* revirt-kvm-state.c */
 int rk_state_get(struct rk_vcpu *vcpu, struct revirt_vcpu_state *state);
 int rk_state_set(struct rk_vcpu *vcpu, const struct revirt_vcpu_state *state);
+int rk_xsave_get(struct rk_vcpu *vcpu, struct revirt_xsave *xsave);
+int rk_xsave_set(struct rk_vcpu *vcpu, const struct revirt_xsave *xsave);
 
 /* ioctl() returning 0 or -errno, retried on EINTR unless it is KVM_RUN. */
 int rk_ioctl(int fd, unsigned long request, void *arg);

@@ -136,15 +136,12 @@ static int rk_fpu_set(int fd, const struct revirt_fpu *fpu)
 }
 
 /* KVM_GET_MSRS / KVM_SET_MSRS on a list; -EINVAL unless all were done. */
-static int rk_msrs(struct rk_vcpu *vcpu, unsigned long request,
-                   struct revirt_msr *entries, uint32_t count)
+static int rk_kvm_msrs(struct rk_vcpu *vcpu, unsigned long request,
+                       struct revirt_msr *entries, uint32_t count)
 {
     struct kvm_msrs *msrs;
     int ret;
 
-    if (count > REVIRT_MAX_STATE_MSRS) {
-        return -EINVAL;
-    }
     msrs = calloc(1, sizeof(*msrs) + count * sizeof(msrs->entries[0]));
     if (!msrs) {
         return -ENOMEM;
@@ -165,6 +162,92 @@ static int rk_msrs(struct rk_vcpu *vcpu, unsigned long request,
     }
     free(msrs);
     return ret < 0 ? ret : 0;
+}
+
+#define RK_MSR_MCG_CAP      0x179
+#define RK_MSR_MCG_STATUS   0x17a
+#define RK_MSR_MC0_CTL      0x400
+#define RK_MCG_BANKS_MASK   0xffull
+
+/*
+ * MCG_CAP is read-only in KVM: setting it is KVM_X86_SETUP_MCE, which also
+ * sets MCG_CTL and every MCi_CTL to all ones; the ABI wants the rest of
+ * the banks and MCG_STATUS cleared as well.
+ */
+static int rk_mcg_cap_set(struct rk_vcpu *vcpu, uint64_t value)
+{
+    uint64_t offered = vcpu->vm->mcg_cap;
+    uint32_t banks = value & RK_MCG_BANKS_MASK;
+    struct revirt_msr clear[1 + 3 * RK_MCG_BANKS_MASK];
+    uint32_t n = 0;
+    int ret;
+
+    if (!offered) {
+        return -EINVAL;
+    }
+    if (vcpu->has_run) {
+        struct revirt_msr cap = { .index = RK_MSR_MCG_CAP };
+
+        ret = rk_kvm_msrs(vcpu, KVM_GET_MSRS, &cap, 1);
+        return ret < 0 ? ret : cap.value == value ? 0 : -EINVAL;
+    }
+    if (!banks || banks > (offered & RK_MCG_BANKS_MASK) ||
+        (value & ~RK_MCG_BANKS_MASK & ~offered)) {
+        return -EINVAL;
+    }
+    ret = rk_ioctl(vcpu->vcpu_fd, KVM_X86_SETUP_MCE, &value);
+    if (ret < 0) {
+        return ret;
+    }
+    vcpu->mce_setup = true;
+    clear[n++] = (struct revirt_msr) { .index = RK_MSR_MCG_STATUS };
+    for (uint32_t i = 0; i < banks; i++) {
+        for (uint32_t j = 1; j < 4; j++) {
+            clear[n++] = (struct revirt_msr) {
+                .index = RK_MSR_MC0_CTL + 4 * i + j,
+            };
+        }
+    }
+    return rk_kvm_msrs(vcpu, KVM_SET_MSRS, clear, n);
+}
+
+/* REVIRT_STATE_MSRS: KVM's MSRs, with MCG_CAP as the ABI defines it. */
+static int rk_msrs(struct rk_vcpu *vcpu, unsigned long request,
+                   struct revirt_msr *entries, uint32_t count)
+{
+    struct revirt_msr rest[REVIRT_MAX_STATE_MSRS];
+    uint32_t n = 0;
+    int ret;
+
+    if (count > REVIRT_MAX_STATE_MSRS) {
+        return -EINVAL;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        if (entries[i].index == RK_MSR_MCG_CAP && !vcpu->vm->mcg_cap) {
+            return -EINVAL;
+        }
+        if (entries[i].index == RK_MSR_MCG_CAP && request == KVM_SET_MSRS) {
+            ret = rk_mcg_cap_set(vcpu, entries[i].value);
+            if (ret < 0) {
+                return ret;
+            }
+            continue;
+        }
+        rest[n++] = entries[i];
+    }
+    ret = n ? rk_kvm_msrs(vcpu, request, rest, n) : 0;
+    if (ret < 0 || request != KVM_GET_MSRS) {
+        return ret;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        entries[i].value = rest[i].value;
+        /* Before setup and the first run, MCG_CAP shows what is offered. */
+        if (entries[i].index == RK_MSR_MCG_CAP && !vcpu->has_run &&
+            !vcpu->mce_setup) {
+            entries[i].value = vcpu->vm->mcg_cap;
+        }
+    }
+    return 0;
 }
 
 static int rk_check_classes(const struct revirt_vcpu_state *st)
@@ -301,5 +384,147 @@ int rk_state_set(struct rk_vcpu *vcpu, const struct revirt_vcpu_state *st)
             ret = rk_ioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
         }
     }
+    return ret;
+}
+
+/*
+ * XCR0 and the XSAVE area: KVM_GET/SET_XCRS and KVM_GET_XSAVE(2)/SET_XSAVE,
+ * whose buffer is the standard-format XSAVE area the ABI describes.
+ */
+#define RK_FXSAVE_MXCSR     24
+#define RK_FXSAVE_ST0       32
+#define RK_FXSAVE_XMM0      160
+#define RK_XSTATE_X87       1ull
+#define RK_XSTATE_SSE       2ull
+#define RK_XSTATE_AVX       4ull
+
+static int rk_xsave_check(struct rk_vcpu *vcpu, const struct revirt_xsave *x)
+{
+    const struct revirt_caps *caps = &vcpu->vm->caps;
+
+    if (!(caps->features & REVIRT_FEATURE_XSAVE)) {
+        return -ENOTSUP;
+    }
+    if (x->size != caps->xsave_size || x->flags || !x->area ||
+        x->reserved[0] || x->reserved[1] || x->reserved[2] ||
+        x->reserved[3]) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* KVM's buffer: at least a struct kvm_xsave, which KVM_GET_XSAVE fills. */
+static uint8_t *rk_xsave_buf(struct rk_vcpu *vcpu, size_t *len)
+{
+    *len = vcpu->vm->caps.xsave_size;
+    if (*len < sizeof(struct kvm_xsave)) {
+        *len = sizeof(struct kvm_xsave);
+    }
+    return calloc(1, *len);
+}
+
+static int rk_xcr0_get(struct rk_vcpu *vcpu, uint64_t *xcr0)
+{
+    struct kvm_xcrs xcrs;
+    int ret = rk_ioctl(vcpu->vcpu_fd, KVM_GET_XCRS, &xcrs);
+
+    *xcr0 = RK_XSTATE_X87;
+    for (uint32_t i = 0; ret == 0 && i < xcrs.nr_xcrs; i++) {
+        if (xcrs.xcrs[i].xcr == 0) {
+            *xcr0 = xcrs.xcrs[i].value;
+        }
+    }
+    return ret;
+}
+
+static int rk_xcr0_set(struct rk_vcpu *vcpu, uint64_t xcr0)
+{
+    struct kvm_xcrs xcrs = {
+        .nr_xcrs = 1,
+        .xcrs[0] = { .xcr = 0, .value = xcr0 },
+    };
+
+    return rk_ioctl(vcpu->vcpu_fd, KVM_SET_XCRS, &xcrs);
+}
+
+int rk_xsave_get(struct rk_vcpu *vcpu, struct revirt_xsave *x)
+{
+    size_t len;
+    uint8_t *buf;
+    int ret = rk_xsave_check(vcpu, x);
+
+    if (ret < 0) {
+        return ret;
+    }
+    buf = rk_xsave_buf(vcpu, &len);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    ret = rk_ioctl(vcpu->vcpu_fd, len > sizeof(struct kvm_xsave) ?
+                   KVM_GET_XSAVE2 : KVM_GET_XSAVE, buf);
+    if (ret == 0) {
+        ret = rk_xcr0_get(vcpu, &x->xcr0);
+    }
+    if (ret == 0) {
+        memcpy((void *)(uintptr_t)x->area, buf, x->size);
+    }
+    free(buf);
+    return ret;
+}
+
+/*
+ * KVM takes the legacy region as it is whatever XSTATE_BV says; the ABI
+ * wants x87 and SSE in their initial state when their bits are clear.
+ */
+static void rk_xsave_init_legacy(uint8_t *buf)
+{
+    uint64_t xstate_bv;
+
+    memcpy(&xstate_bv, buf + RK_XSTATE_BV_OFFSET, sizeof(xstate_bv));
+    if (!(xstate_bv & RK_XSTATE_X87)) {
+        memset(buf, 0, RK_FXSAVE_MXCSR);
+        memset(buf + RK_FXSAVE_ST0, 0, RK_FXSAVE_XMM0 - RK_FXSAVE_ST0);
+        buf[0] = 0x7f;              /* FCW 0x037f */
+        buf[1] = 0x03;
+    }
+    if (!(xstate_bv & RK_XSTATE_SSE)) {
+        memset(buf + RK_FXSAVE_XMM0, 0, 16 * 16);
+        if (!(xstate_bv & RK_XSTATE_AVX)) {
+            uint32_t mxcsr = 0x1f80;
+
+            memcpy(buf + RK_FXSAVE_MXCSR, &mxcsr, sizeof(mxcsr));
+        }
+    }
+    xstate_bv |= RK_XSTATE_X87_SSE;
+    memcpy(buf + RK_XSTATE_BV_OFFSET, &xstate_bv, sizeof(xstate_bv));
+}
+
+int rk_xsave_set(struct rk_vcpu *vcpu, const struct revirt_xsave *x)
+{
+    uint64_t old_xcr0;
+    size_t len;
+    uint8_t *buf;
+    int ret = rk_xsave_check(vcpu, x);
+
+    if (ret < 0) {
+        return ret;
+    }
+    buf = rk_xsave_buf(vcpu, &len);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    memcpy(buf, (void *)(uintptr_t)x->area, x->size);
+    rk_xsave_init_legacy(buf);
+    ret = rk_xcr0_get(vcpu, &old_xcr0);
+    if (ret == 0) {
+        ret = rk_xcr0_set(vcpu, x->xcr0);
+    }
+    if (ret == 0) {
+        ret = rk_ioctl(vcpu->vcpu_fd, KVM_SET_XSAVE, buf);
+        if (ret < 0) {
+            rk_xcr0_set(vcpu, old_xcr0);    /* a failed SET changes nothing */
+        }
+    }
+    free(buf);
     return ret;
 }

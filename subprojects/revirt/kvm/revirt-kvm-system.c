@@ -139,6 +139,80 @@ static bool rk_host_is_svm(void)
     return ebx == 0x68747541 || ebx == 0x6f677948;
 }
 
+/* CPUID.(function, index 0).reg of the supported table, 0 if absent. */
+static uint32_t rk_supported_cpuid_reg(int kvm_fd, uint32_t function, int reg)
+{
+    struct revirt_cpuid_table *table = malloc(sizeof(*table));
+    uint32_t value = 0;
+
+    if (table && rk_get_supported_cpuid(kvm_fd, table) == 0) {
+        for (uint32_t i = 0; i < table->count; i++) {
+            struct revirt_cpuid_entry *e = &table->entries[i];
+
+            if (e->function == function && e->index == 0) {
+                value = (&e->eax)[reg];
+            }
+        }
+    }
+    free(table);
+    return value;
+}
+
+#define RK_CPUID_EDX 3
+#define RK_CPUID_ECX 2
+#define RK_CPUID_1_EDX_MTRR   (1u << 12)
+#define RK_CPUID_1_ECX_XSAVE  (1u << 26)
+
+#define RK_MSR_MCG_CAP        0x179
+#define RK_MSR_MTRR_DEF_TYPE  0x2ff
+#define RK_MSR_MTRR_PHYS_BASE 0x200
+#define RK_NR_VAR_MTRR        8
+
+static int rk_msr_list_add(struct revirt_msr_index_list *list, uint32_t index)
+{
+    for (uint32_t i = 0; i < list->count; i++) {
+        if (list->indices[i] == index) {
+            return 0;
+        }
+    }
+    if (list->count == REVIRT_MAX_MSR_INDICES) {
+        return -E2BIG;
+    }
+    list->indices[list->count++] = index;
+    return 0;
+}
+
+/*
+ * MSRs KVM emulates for every vCPU without listing them in
+ * KVM_GET_MSR_INDEX_LIST: MCG_CAP (configured with KVM_X86_SETUP_MCE) and,
+ * when the CPU has MTRRs, the MTRRs QEMU's KVM code migrates.
+ */
+static int rk_add_unlisted_msrs(struct rk_system *sys,
+                                struct revirt_msr_index_list *list)
+{
+    static const uint32_t fixed_mtrrs[] = {
+        0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d,
+        0x26e, 0x26f,
+    };
+    int ret = 0;
+
+    if (sys->mcg_cap) {
+        ret = rk_msr_list_add(list, RK_MSR_MCG_CAP);
+    }
+    if (rk_supported_cpuid_reg(sys->kvm_fd, 1, RK_CPUID_EDX) &
+        RK_CPUID_1_EDX_MTRR) {
+        ret = ret ? ret : rk_msr_list_add(list, RK_MSR_MTRR_DEF_TYPE);
+        for (size_t i = 0; i < sizeof(fixed_mtrrs) / sizeof(fixed_mtrrs[0]);
+             i++) {
+            ret = ret ? ret : rk_msr_list_add(list, fixed_mtrrs[i]);
+        }
+        for (uint32_t i = 0; i < 2 * RK_NR_VAR_MTRR; i++) {
+            ret = ret ? ret : rk_msr_list_add(list, RK_MSR_MTRR_PHYS_BASE + i);
+        }
+    }
+    return ret;
+}
+
 static uint32_t rk_gpa_bits(int kvm_fd)
 {
     struct revirt_cpuid_table *table = malloc(sizeof(*table));
@@ -187,6 +261,24 @@ static void rk_fill_caps(struct rk_system *sys)
                   (1ull << REVIRT_EXIT_INTERNAL_ERROR) |
                   (1ull << REVIRT_EXIT_TPR_WRITE);
     caps->features = REVIRT_FEATURE_NMI;
+    /* XCR0 exists for the guest only if the host offers XSAVE. */
+    if (rk_check(fd, KVM_CAP_XCRS) &&
+        (rk_supported_cpuid_reg(fd, 1, RK_CPUID_ECX) & RK_CPUID_1_ECX_XSAVE)) {
+        uint32_t size = rk_check(fd, KVM_CAP_XSAVE2);
+
+        caps->features |= REVIRT_FEATURE_XSAVE;
+        caps->xsave_size = size > sizeof(struct kvm_xsave) ?
+                           size : sizeof(struct kvm_xsave);
+    }
+    sys->mcg_cap = 0;
+    if (rk_check(fd, KVM_CAP_MCE) > 0) {
+        uint64_t supported;
+
+        if (rk_ioctl(fd, KVM_X86_GET_MCE_CAP_SUPPORTED, &supported) == 0) {
+            sys->mcg_cap = (supported & ~0xffull) |
+                           (uint8_t)rk_check(fd, KVM_CAP_MCE);
+        }
+    }
     if (rk_check(fd, KVM_CAP_READONLY_MEM)) {
         caps->features |= REVIRT_FEATURE_READONLY_MEM;
     }
@@ -245,8 +337,11 @@ int rk_system_call(struct rk_system *sys, uint32_t request, void *arg)
         return 0;
     case REVIRT_GET_SUPPORTED_CPUID:
         return rk_get_supported_cpuid(sys->kvm_fd, arg);
-    case REVIRT_GET_SUPPORTED_MSRS:
-        return rk_get_supported_msrs(sys->kvm_fd, arg);
+    case REVIRT_GET_SUPPORTED_MSRS: {
+        int ret = rk_get_supported_msrs(sys->kvm_fd, arg);
+
+        return ret < 0 ? ret : rk_add_unlisted_msrs(sys, arg);
+    }
     case REVIRT_CREATE_VM: {
         const struct revirt_vm_create *create = arg;
         struct rk_vm *vm;

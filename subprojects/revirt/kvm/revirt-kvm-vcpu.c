@@ -319,6 +319,8 @@ int rk_vcpu_call(struct rk_vcpu *vcpu, uint32_t request, void *arg)
     case REVIRT_SET_STATE:
     case REVIRT_SET_CPUID:
     case REVIRT_INJECT:
+    case REVIRT_GET_XSAVE:
+    case REVIRT_SET_XSAVE:
         break;
     default:
         return -ENOTTY;
@@ -339,6 +341,12 @@ int rk_vcpu_call(struct rk_vcpu *vcpu, uint32_t request, void *arg)
         break;
     case REVIRT_SET_CPUID:
         ret = rk_vcpu_set_cpuid(vcpu, arg);
+        break;
+    case REVIRT_GET_XSAVE:
+        ret = rk_xsave_get(vcpu, arg);
+        break;
+    case REVIRT_SET_XSAVE:
+        ret = rk_xsave_set(vcpu, arg);
         break;
     default:
         ret = rk_vcpu_inject(vcpu, arg);

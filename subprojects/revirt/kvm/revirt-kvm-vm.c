@@ -25,6 +25,7 @@ struct rk_vm *rk_vm_new(struct rk_system *sys, int *err)
     vm->caps = sys->caps;
     vm->vcpu_mmap_size = sys->vcpu_mmap_size;
     vm->svm = sys->svm;
+    vm->mcg_cap = sys->mcg_cap;
     pthread_mutex_init(&vm->lock, NULL);
 
     /* No KVM_CREATE_IRQCHIP: interrupts come only through REVIRT_INJECT. */

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "rk-test.h"
@@ -153,11 +154,276 @@ static void test_bad_requests(void)
     rk_test_vm_destroy(&t);
 }
 
+static bool msr_listed(RkTestVm *t, uint32_t index)
+{
+    g_autofree struct revirt_msr_index_list *list =
+        g_new0(struct revirt_msr_index_list, 1);
+
+    g_assert(revirt_kvm_call(t->sys, REVIRT_GET_SUPPORTED_MSRS, list) == 0);
+    for (uint32_t i = 0; i < list->count; i++) {
+        if (list->indices[i] == index) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int msr_get(RkTestVm *t, uint32_t index, uint64_t *value)
+{
+    g_autofree struct revirt_vcpu_state *st =
+        g_new0(struct revirt_vcpu_state, 1);
+    int ret;
+
+    st->classes = REVIRT_STATE_MSRS;
+    st->msrs.count = 1;
+    st->msrs.entries[0].index = index;
+    ret = revirt_kvm_call(t->vcpu, REVIRT_GET_STATE, st);
+    *value = st->msrs.entries[0].value;
+    return ret;
+}
+
+static int msr_set(RkTestVm *t, uint32_t index, uint64_t value)
+{
+    g_autofree struct revirt_vcpu_state *st =
+        g_new0(struct revirt_vcpu_state, 1);
+
+    st->classes = REVIRT_STATE_MSRS;
+    st->msrs.count = 1;
+    st->msrs.entries[0].index = index;
+    st->msrs.entries[0].value = value;
+    return revirt_kvm_call(t->vcpu, REVIRT_SET_STATE, st);
+}
+
+static void set_supported_cpuid(RkTestVm *t)
+{
+    g_autofree struct revirt_cpuid_table *cpuid =
+        g_new0(struct revirt_cpuid_table, 1);
+
+    g_assert(revirt_kvm_call(t->sys, REVIRT_GET_SUPPORTED_CPUID, cpuid) == 0);
+    g_assert(revirt_kvm_call(t->vcpu, REVIRT_SET_CPUID, cpuid) == 0);
+}
+
+/* The MSRs QEMU migrates: every one the driver lists reads back as set. */
+static void test_msrs(void)
+{
+    static const struct {
+        uint32_t index;
+        uint64_t value;
+    } msrs[] = {
+        { 0x277, 0x0007040600070406ull },   /* PAT */
+        { 0x2ff, 0xc06 },                   /* MTRRdefType: E, FE, WB */
+        { 0x250, 0x0606060606060606ull },   /* MTRRfix64K_00000 */
+        { 0x26f, 0x0505050505050505ull },   /* MTRRfix4K_F8000 */
+        { 0x20e, 0x80000006 },              /* MTRRphysBase7 */
+        { 0x20f, 0xff80000800ull },         /* MTRRphysMask7 */
+        { 0xc0000103, 0x12345678 },         /* TSC_AUX */
+        { 0x1a0, 0x1 },                     /* MISC_ENABLE: fast strings */
+        { 0x17a, 0x5 },                     /* MCG_STATUS: RIPV, MCIP */
+    };
+    RkTestVm t;
+    unsigned tested = 0;
+
+    rk_test_vm_init(&t);
+    set_supported_cpuid(&t);
+    /* QEMU migrates MTRRs: listed whenever CPUID has them. */
+    g_assert(msr_listed(&t, 0x2ff));
+    g_assert(msr_listed(&t, 0x20f));
+    for (size_t i = 0; i < G_N_ELEMENTS(msrs); i++) {
+        uint64_t value;
+
+        if (!msr_listed(&t, msrs[i].index)) {
+            g_test_message("MSR 0x%x not listed by this driver", msrs[i].index);
+            continue;
+        }
+        g_assert(msr_set(&t, msrs[i].index, msrs[i].value) == 0);
+        g_assert(msr_get(&t, msrs[i].index, &value) == 0);
+        g_assert(value == msrs[i].value);
+        tested++;
+    }
+    g_assert(tested >= 7);
+    rk_test_vm_destroy(&t);
+}
+
+/* MCG_CAP configures the banks; a bank then holds a machine-check record. */
+static void test_mce(void)
+{
+    const uint32_t mcg_cap = 0x179, mc0_ctl = 0x400;
+    const uint64_t status = 0xb200000000000000ull;
+    uint64_t offered, value;
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    if (!msr_listed(&t, mcg_cap)) {
+        g_assert(msr_get(&t, mcg_cap, &value) == -EINVAL);
+        g_test_skip("the driver does not list MCG_CAP: no machine check");
+        rk_test_vm_destroy(&t);
+        return;
+    }
+    g_assert(msr_get(&t, mcg_cap, &offered) == 0);
+    g_assert((offered & 0xff) >= 10);
+
+    /* More banks, or bits, than offered: refused. */
+    g_assert(msr_set(&t, mcg_cap, (offered & 0xff) + 1) == -EINVAL);
+    g_assert(msr_set(&t, mcg_cap, 0) == -EINVAL);
+    g_assert(msr_set(&t, mcg_cap, (offered & ~0xffull) | 10) == 0);
+    g_assert(msr_get(&t, mcg_cap, &value) == 0);
+    g_assert(value == ((offered & ~0xffull) | 10));
+
+    g_assert(msr_get(&t, mc0_ctl + 4 * 9, &value) == 0);
+    g_assert(value == ~0ull);
+    g_assert(msr_get(&t, mc0_ctl + 4 * 1 + 1, &value) == 0);
+    g_assert(value == 0);
+    g_assert(msr_set(&t, mc0_ctl + 4 * 1 + 1, status) == 0);
+    g_assert(msr_get(&t, mc0_ctl + 4 * 1 + 1, &value) == 0);
+    g_assert(value == status);
+    g_assert(msr_set(&t, mc0_ctl + 4 * 1 + 2, 0x1000) == 0);
+    g_assert(msr_get(&t, mc0_ctl + 4 * 1 + 2, &value) == 0);
+    g_assert(value == 0x1000);
+    /* No bank 10. */
+    g_assert(msr_get(&t, mc0_ctl + 4 * 10 + 1, &value) == -EINVAL);
+
+    /* Setting it again starts the banks afresh. */
+    g_assert(msr_set(&t, mcg_cap, (offered & ~0xffull) | 10) == 0);
+    g_assert(msr_get(&t, mc0_ctl + 4 * 1 + 1, &value) == 0);
+    g_assert(value == 0);
+    rk_test_vm_destroy(&t);
+}
+
+GUEST_PROGRAM(hlt_prog, "hlt");
+
+static void test_mce_after_run(void)
+{
+    const uint32_t mcg_cap = 0x179;
+    uint64_t value;
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    if (!msr_listed(&t, mcg_cap)) {
+        g_test_skip("the driver does not list MCG_CAP: no machine check");
+        rk_test_vm_destroy(&t);
+        return;
+    }
+    g_assert(msr_set(&t, mcg_cap, 10) == 0);
+    rk_test_load(&t, hlt_prog_start, hlt_prog_end);
+    g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
+    g_assert(msr_get(&t, mcg_cap, &value) == 0);
+    g_assert(value == 10);
+    g_assert(msr_set(&t, mcg_cap, 10) == 0);
+    g_assert(msr_set(&t, mcg_cap, 9) == -EINVAL);
+    rk_test_vm_destroy(&t);
+}
+
+/* Standard-format XSAVE offsets, from the driver's CPUID leaf 0xD. */
+static bool xsave_component(RkTestVm *t, uint32_t i, uint32_t *offset,
+                            uint32_t *size)
+{
+    g_autofree struct revirt_cpuid_table *cpuid =
+        g_new0(struct revirt_cpuid_table, 1);
+
+    g_assert(revirt_kvm_call(t->sys, REVIRT_GET_SUPPORTED_CPUID, cpuid) == 0);
+    for (uint32_t j = 0; j < cpuid->count; j++) {
+        const struct revirt_cpuid_entry *e = &cpuid->entries[j];
+
+        if (e->function == 0xd && e->index == i && e->eax) {
+            *size = e->eax;
+            *offset = e->ebx;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void test_xsave(void)
+{
+    struct revirt_xsave x = { 0 };
+    uint32_t avx_offset, avx_size;
+    uint64_t xstate_bv, xcr0 = 3;
+    g_autofree uint8_t *area = NULL, *back = NULL;
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    if (!(t.caps.features & REVIRT_FEATURE_XSAVE)) {
+        g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == -ENOTSUP);
+        g_test_skip("the driver reports no REVIRT_FEATURE_XSAVE "
+                    "(the host offers no XSAVE in CPUID leaf 1)");
+        rk_test_vm_destroy(&t);
+        return;
+    }
+    g_assert(t.caps.xsave_size >= 576);
+    set_supported_cpuid(&t);
+    area = g_malloc0(t.caps.xsave_size);
+    back = g_malloc0(t.caps.xsave_size);
+    x.area = (uintptr_t)area;
+    x.size = t.caps.xsave_size - 1;
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == -EINVAL);
+    x.size = t.caps.xsave_size;
+
+    /* A new vCPU: XCR0 1, FCW 0x037f, MXCSR 0x1f80. */
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
+    g_assert(x.xcr0 == 1);
+    g_assert((area[0] | area[1] << 8) == 0x037f);
+    g_assert((area[24] | area[25] << 8) == 0x1f80);
+
+    memset(area, 0, t.caps.xsave_size);
+    area[0] = 0x7f;
+    area[1] = 0x03;
+    area[24] = 0x80;
+    area[25] = 0x1f;
+    for (int i = 0; i < 16; i++) {
+        area[160 + i] = 0xa0 + i;               /* XMM0 */
+    }
+    xstate_bv = 3;
+    if (xsave_component(&t, 2, &avx_offset, &avx_size)) {
+        for (int i = 0; i < 16; i++) {
+            area[avx_offset + i] = 0xb0 + i;    /* YMM0 upper half */
+        }
+        xstate_bv |= 4;
+        xcr0 |= 4;
+    }
+    memcpy(area + 512, &xstate_bv, sizeof(xstate_bv));
+    x.xcr0 = xcr0;
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_XSAVE, &x) == 0);
+
+    x.area = (uintptr_t)back;
+    x.xcr0 = 0;
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
+    g_assert(x.xcr0 == xcr0);
+    g_assert(!memcmp(back + 160, area + 160, 16));
+    if (xcr0 & 4) {
+        g_assert(!memcmp(back + avx_offset, area + avx_offset, 16));
+    }
+
+    /* An invalid XCR0 (AVX without SSE) changes nothing. */
+    x.area = (uintptr_t)area;
+    x.xcr0 = 5;
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_XSAVE, &x) == -EINVAL);
+    x.area = (uintptr_t)back;
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
+    g_assert(x.xcr0 == xcr0);
+
+    /* XSTATE_BV without SSE: XMM0 goes back to its initial state. */
+    xstate_bv = 1;
+    memcpy(area + 512, &xstate_bv, sizeof(xstate_bv));
+    x.area = (uintptr_t)area;
+    x.xcr0 = xcr0;
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_XSAVE, &x) == 0);
+    x.area = (uintptr_t)back;
+    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
+    for (int i = 0; i < 16; i++) {
+        g_assert(back[160 + i] == 0);
+    }
+    rk_test_vm_destroy(&t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/revirt-kvm/state/round-trip", test_round_trip);
     g_test_add_func("/revirt-kvm/state/tsc", test_tsc);
     g_test_add_func("/revirt-kvm/state/bad-requests", test_bad_requests);
+    g_test_add_func("/revirt-kvm/state/msrs", test_msrs);
+    g_test_add_func("/revirt-kvm/state/mce", test_mce);
+    g_test_add_func("/revirt-kvm/state/mce-after-run", test_mce_after_run);
+    g_test_add_func("/revirt-kvm/state/xsave", test_xsave);
     return g_test_run();
 }

@@ -320,9 +320,10 @@ int revirt_arch_init_vcpu(CPUState *cpu, Error **errp)
         return ret;
     }
 
-    /* The FPU class travels through QEMU's XSAVE image helpers. */
-    env->xsave_buf_len = 4096;
-    env->xsave_buf = qemu_memalign(4096, env->xsave_buf_len);
+    ret = revirt_arch_init_vcpu_state(cpu, errp);
+    if (ret < 0) {
+        return ret;
+    }
 
     cpu->vcpu_dirty = true;
     return 0;
@@ -339,6 +340,7 @@ void revirt_arch_destroy_vcpu(CPUState *cpu)
 {
     RevirtVcpu *vcpu = revirt_vcpu(cpu);
 
+    revirt_arch_destroy_vcpu_state(cpu);
     /* Close the handle only once no kick can be using it. */
     qatomic_rcu_set(&cpu->hax_vcpu, NULL);
     call_rcu(vcpu, revirt_vcpu_free, rcu);

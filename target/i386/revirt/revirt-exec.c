@@ -102,6 +102,24 @@ static bool revirt_process_async_events(CPUState *cpu)
     X86CPU *x86_cpu = X86_CPU(cpu);
     CPUX86State *env = &x86_cpu->env;
 
+    if (cpu->interrupt_request & CPU_INTERRUPT_MCE) {
+        /* As kvm_arch_process_async_events: the banks are already in env. */
+        cpu->interrupt_request &= ~CPU_INTERRUPT_MCE;
+        cpu_synchronize_state(cpu);
+        trace_revirt_mce(cpu->cpu_index, env->exception_nr);
+        if (env->exception_nr == EXCP08_DBLE) {
+            /* #MC while delivering #DF: a triple fault */
+            qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET);
+            qatomic_set(&cpu->exit_request, 1);
+            return false;
+        }
+        env->exception_nr = EXCP12_MCHK;
+        env->exception_injected = 1;
+        env->exception_pending = 0;
+        env->has_error_code = 0;
+        env->error_code = 0;
+        cpu->halted = 0;
+    }
     if (cpu->interrupt_request & CPU_INTERRUPT_SMI) {
         /* No SMM here: drop the SMI, or the vCPU would never idle. */
         cpu->interrupt_request &= ~CPU_INTERRUPT_SMI;

@@ -8,109 +8,320 @@
  */
 
 #include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/memalign.h"
 #include "cpu.h"
 #include "hw/i386/apic.h"
 #include "sysemu/revirt.h"
 #include "sysemu/revirt_int.h"
 #include "trace.h"
 
-/* The MSRs QEMU keeps in CPUX86State that the driver syncs with it. */
-static const uint32_t revirt_synced_msrs[] = {
-    MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
-    MSR_PAT, MSR_STAR,
-#ifdef TARGET_X86_64
-    MSR_CSTAR, MSR_KERNELGSBASE, MSR_FMASK, MSR_LSTAR,
-#endif
+/*
+ * The MSRs QEMU keeps in CPUX86State, one table walked both ways: the ones
+ * QEMU's KVM code syncs, at the same levels (reset_only: put at reset and
+ * full state, read always), where the driver supports them.
+ */
+enum {
+    REVIRT_MSR_ALWAYS,
+    REVIRT_MSR_MTRR,            /* the CPU model has MTRRs */
+    REVIRT_MSR_MTRR_MASK,       /* the same, masked to the physical bits */
+    REVIRT_MSR_MCE,             /* bank or MCG register below MCG_CAP */
+    REVIRT_MSR_MCG_CTL,         /* MCG_CAP has MCG_CTL_P */
+    REVIRT_MSR_MCG_EXT_CTL,     /* MCG_CAP has MCG_LMCE_P */
 };
 
-static uint64_t *revirt_msr_field(CPUX86State *env, uint32_t index,
-                                  uint64_t *scratch)
-{
-    switch (index) {
-    case MSR_PAT:
-        return &env->pat;
-    case MSR_STAR:
-        return &env->star;
-#ifdef TARGET_X86_64
-    case MSR_CSTAR:
-        return &env->cstar;
-    case MSR_KERNELGSBASE:
-        return &env->kernelgsbase;
-    case MSR_FMASK:
-        return &env->fmask;
-    case MSR_LSTAR:
-        return &env->lstar;
-#endif
-    default:
-        return scratch;
-    }
-}
+typedef struct RevirtMsr {
+    uint32_t index;
+    uint32_t offset;            /* of the field in CPUX86State */
+    uint8_t size;               /* of the field: 4 or 8 bytes */
+    uint8_t need;               /* REVIRT_MSR_* */
+    bool reset_only;
+    uint8_t count;              /* MSRs index.. on consecutive uint64_t */
+} RevirtMsr;
 
-static bool revirt_msr_supported(uint32_t index)
+#define MSR_AT(i, field, n, r) \
+    { (i), offsetof(CPUX86State, field), sizeof_field(CPUX86State, field), \
+      (n), (r), 1 }
+#define MSR_ARRAY(i, field, n, r, c) \
+    { (i), offsetof(CPUX86State, field), 8, (n), (r), (c) }
+#define MSR_RUNTIME(i, field) MSR_AT(i, field, REVIRT_MSR_ALWAYS, false)
+#define MSR_MTRR(i, field) MSR_AT(i, field, REVIRT_MSR_MTRR, true)
+
+static const RevirtMsr revirt_msr_table[] = {
+    MSR_RUNTIME(MSR_IA32_SYSENTER_CS, sysenter_cs),
+    MSR_RUNTIME(MSR_IA32_SYSENTER_ESP, sysenter_esp),
+    MSR_RUNTIME(MSR_IA32_SYSENTER_EIP, sysenter_eip),
+    MSR_RUNTIME(MSR_PAT, pat),
+    MSR_RUNTIME(MSR_STAR, star),
+    MSR_RUNTIME(MSR_TSC_AUX, tsc_aux),
+    MSR_RUNTIME(MSR_TSC_ADJUST, tsc_adjust),
+    MSR_RUNTIME(MSR_IA32_MISC_ENABLE, msr_ia32_misc_enable),
+    MSR_RUNTIME(MSR_IA32_PKRS, pkrs),
+    MSR_RUNTIME(MSR_IA32_BNDCFGS, msr_bndcfgs),
+    MSR_RUNTIME(MSR_IA32_XSS, xss),
+    MSR_RUNTIME(MSR_IA32_UMWAIT_CONTROL, umwait),
+    MSR_RUNTIME(MSR_IA32_SPEC_CTRL, spec_ctrl),
+    MSR_RUNTIME(MSR_IA32_TSX_CTRL, tsx_ctrl),
+    MSR_RUNTIME(MSR_VIRT_SSBD, virt_ssbd),
+#ifdef TARGET_X86_64
+    MSR_RUNTIME(MSR_CSTAR, cstar),
+    MSR_RUNTIME(MSR_KERNELGSBASE, kernelgsbase),
+    MSR_RUNTIME(MSR_FMASK, fmask),
+    MSR_RUNTIME(MSR_LSTAR, lstar),
+#endif
+    MSR_MTRR(MSR_MTRRdefType, mtrr_deftype),
+    MSR_MTRR(MSR_MTRRfix64K_00000, mtrr_fixed[0]),
+    MSR_MTRR(MSR_MTRRfix16K_80000, mtrr_fixed[1]),
+    MSR_MTRR(MSR_MTRRfix16K_A0000, mtrr_fixed[2]),
+    MSR_ARRAY(MSR_MTRRfix4K_C0000, mtrr_fixed[3], REVIRT_MSR_MTRR, true, 8),
+    /* physBase(n), physMask(n) alternate, as MTRRVar's fields do */
+    MSR_ARRAY(MSR_MTRRphysBase(0), mtrr_var, REVIRT_MSR_MTRR, true,
+              2 * MSR_MTRRcap_VCNT),
+    MSR_AT(MSR_MCG_STATUS, mcg_status, REVIRT_MSR_MCE, false),
+    MSR_AT(MSR_MCG_CTL, mcg_ctl, REVIRT_MSR_MCG_CTL, false),
+    MSR_AT(MSR_MCG_EXT_CTL, mcg_ext_ctl, REVIRT_MSR_MCG_EXT_CTL, false),
+    MSR_ARRAY(MSR_MC0_CTL, mce_banks, REVIRT_MSR_MCE, false,
+              4 * MCE_BANKS_DEF),
+};
+
+QEMU_BUILD_BUG_ON(sizeof(MTRRVar) != 16);
+QEMU_BUILD_BUG_ON(MSR_MTRRfix4K_F8000 != MSR_MTRRfix4K_C0000 + 7);
+
+/* The table, one entry per MSR the driver supports: computed once. */
+static RevirtMsr *revirt_msrs;
+static size_t revirt_nr_msrs;
+static bool revirt_has_mcg_cap;
+
+static void revirt_msrs_init(void)
 {
     const struct revirt_msr_index_list *list = revirt_state->supported_msrs;
+    g_autoptr(GHashTable) listed = g_hash_table_new(NULL, NULL);
+    g_autoptr(GArray) msrs = g_array_new(false, false, sizeof(RevirtMsr));
 
+    if (revirt_msrs) {
+        return;
+    }
     for (uint32_t i = 0; i < list->count; i++) {
-        if (list->indices[i] == index) {
-            return true;
+        g_hash_table_add(listed, GUINT_TO_POINTER(list->indices[i]));
+    }
+    revirt_has_mcg_cap = g_hash_table_contains(listed,
+                                               GUINT_TO_POINTER(MSR_MCG_CAP));
+    for (size_t i = 0; i < ARRAY_SIZE(revirt_msr_table); i++) {
+        for (uint32_t j = 0; j < revirt_msr_table[i].count; j++) {
+            RevirtMsr m = revirt_msr_table[i];
+
+            assert(m.size == 4 || m.size == 8);
+            m.index += j;
+            m.offset += 8 * j;
+            m.count = 1;
+            if (m.index >= MSR_MTRRphysBase(0) &&
+                m.index <= MSR_MTRRphysMask(MSR_MTRRcap_VCNT - 1) &&
+                (m.index & 1)) {
+                m.need = REVIRT_MSR_MTRR_MASK;
+            }
+            /* The ABI implies the bank MSRs from MCG_CAP. */
+            if (g_hash_table_contains(listed, GUINT_TO_POINTER(m.index)) ||
+                (revirt_has_mcg_cap && m.index >= MSR_MC0_CTL &&
+                 m.index < MSR_MC0_CTL + 4 * MCE_BANKS_DEF)) {
+                g_array_append_val(msrs, m);
+            }
         }
     }
-    return false;
+    revirt_nr_msrs = msrs->len;
+    revirt_msrs = (RevirtMsr *)g_array_free(g_steal_pointer(&msrs), false);
 }
 
-/* Fill in the indices, and for a put the values, of the synced MSRs. */
-static void revirt_msrs_to_state(CPUX86State *env, struct revirt_msrs *msrs)
+static bool revirt_msr_wanted(X86CPU *cpu, const RevirtMsr *m, bool put,
+                              bool full)
 {
-    msrs->count = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(revirt_synced_msrs); i++) {
-        uint32_t index = revirt_synced_msrs[i];
-        struct revirt_msr *m = &msrs->entries[msrs->count];
-        uint64_t scratch;
+    CPUX86State *env = &cpu->env;
 
-        if (!revirt_msr_supported(index)) {
-            continue;
-        }
-        m->index = index;
-        switch (index) {
-        case MSR_IA32_SYSENTER_CS:
-            m->value = env->sysenter_cs;
-            break;
-        case MSR_IA32_SYSENTER_ESP:
-            m->value = env->sysenter_esp;
-            break;
-        case MSR_IA32_SYSENTER_EIP:
-            m->value = env->sysenter_eip;
-            break;
-        default:
-            m->value = *revirt_msr_field(env, index, &scratch);
-            break;
-        }
-        msrs->count++;
+    if (put && m->reset_only && !full) {
+        return false;
+    }
+    switch (m->need) {
+    case REVIRT_MSR_MTRR:
+    case REVIRT_MSR_MTRR_MASK:
+        return env->features[FEAT_1_EDX] & CPUID_MTRR;
+    case REVIRT_MSR_MCE:
+        return m->index < MSR_MC0_CTL ?
+               env->mcg_cap :
+               m->index < MSR_MC0_CTL + 4 * (env->mcg_cap & MCG_CAP_BANKS_MASK);
+    case REVIRT_MSR_MCG_CTL:
+        return env->mcg_cap & MCG_CTL_P;
+    case REVIRT_MSR_MCG_EXT_CTL:
+        return env->mcg_cap & MCG_LMCE_P;
+    default:
+        return true;
     }
 }
 
-static void revirt_msrs_from_state(CPUX86State *env,
-                                   const struct revirt_msrs *msrs)
+static uint64_t revirt_msr_read(X86CPU *cpu, const RevirtMsr *m)
+{
+    void *field = (uint8_t *)&cpu->env + m->offset;
+    uint64_t value = m->size == 4 ? *(uint32_t *)field : *(uint64_t *)field;
+
+    /* The CPU refuses mask bits above its physical address width. */
+    if (m->need == REVIRT_MSR_MTRR_MASK) {
+        value &= MAKE_64BIT_MASK(0, cpu->phys_bits);
+    }
+    return value;
+}
+
+static void revirt_msr_write(X86CPU *cpu, const RevirtMsr *m, uint64_t value)
+{
+    void *field = (uint8_t *)&cpu->env + m->offset;
+
+    if (m->size == 4) {
+        *(uint32_t *)field = value;
+    } else {
+        *(uint64_t *)field = value;
+    }
+}
+
+/* The MSRs to transfer now, in batches of REVIRT_MAX_STATE_MSRS. */
+static size_t revirt_msrs_select(X86CPU *cpu, bool put, bool full,
+                                 const RevirtMsr **out)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < revirt_nr_msrs; i++) {
+        if (revirt_msr_wanted(cpu, &revirt_msrs[i], put, full)) {
+            out[n++] = &revirt_msrs[i];
+        }
+    }
+    return n;
+}
+
+static void revirt_msrs_fill(X86CPU *cpu, struct revirt_msrs *msrs,
+                             const RevirtMsr **sel, size_t n, bool put)
+{
+    msrs->count = MIN(n, REVIRT_MAX_STATE_MSRS);
+    for (uint32_t i = 0; i < msrs->count; i++) {
+        msrs->entries[i].index = sel[i]->index;
+        msrs->entries[i].value = put ? revirt_msr_read(cpu, sel[i]) : 0;
+    }
+}
+
+static void revirt_msrs_store(X86CPU *cpu, const struct revirt_msrs *msrs,
+                              const RevirtMsr **sel)
 {
     for (uint32_t i = 0; i < msrs->count; i++) {
-        const struct revirt_msr *m = &msrs->entries[i];
-        uint64_t scratch;
+        revirt_msr_write(cpu, sel[i], msrs->entries[i].value);
+    }
+}
 
-        switch (m->index) {
-        case MSR_IA32_SYSENTER_CS:
-            env->sysenter_cs = m->value;
-            break;
-        case MSR_IA32_SYSENTER_ESP:
-            env->sysenter_esp = m->value;
-            break;
-        case MSR_IA32_SYSENTER_EIP:
-            env->sysenter_eip = m->value;
-            break;
-        default:
-            *revirt_msr_field(env, m->index, &scratch) = m->value;
-            break;
+/* The MSRs beyond the first batch, which travels with the other classes. */
+static int revirt_msrs_rest(CPUState *cpu, const RevirtMsr **sel, size_t n,
+                            bool put)
+{
+    g_autofree struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state,
+                                                     1);
+    X86CPU *x86_cpu = X86_CPU(cpu);
+
+    st->classes = REVIRT_STATE_MSRS;
+    for (size_t i = REVIRT_MAX_STATE_MSRS; i < n; i += REVIRT_MAX_STATE_MSRS) {
+        int ret;
+
+        revirt_msrs_fill(x86_cpu, &st->msrs, sel + i, n - i, put);
+        ret = revirt_call(revirt_vcpu(cpu)->handle,
+                          put ? REVIRT_SET_STATE : REVIRT_GET_STATE, st);
+        if (ret < 0) {
+            return ret;
+        }
+        if (!put) {
+            revirt_msrs_store(x86_cpu, &st->msrs, sel + i);
         }
     }
+    return 0;
+}
+
+static bool revirt_has_xsave(void)
+{
+    return revirt_state->caps.features & REVIRT_FEATURE_XSAVE;
+}
+
+/* XCR0 and the whole XSAVE area, through QEMU's XSAVE image helpers. */
+static int revirt_xsave_transfer(CPUState *cpu, bool put)
+{
+    X86CPU *x86_cpu = X86_CPU(cpu);
+    CPUX86State *env = &x86_cpu->env;
+    struct revirt_xsave xsave = {
+        .xcr0 = env->xcr0,
+        .area = (uintptr_t)env->xsave_buf,
+        .size = env->xsave_buf_len,
+    };
+    int ret;
+
+    if (put) {
+        x86_cpu_xsave_all_areas(x86_cpu, env->xsave_buf, env->xsave_buf_len);
+        return revirt_call(revirt_vcpu(cpu)->handle, REVIRT_SET_XSAVE, &xsave);
+    }
+    ret = revirt_call(revirt_vcpu(cpu)->handle, REVIRT_GET_XSAVE, &xsave);
+    if (ret == 0) {
+        env->xcr0 = xsave.xcr0;
+        x86_cpu_xrstor_all_areas(x86_cpu, env->xsave_buf, env->xsave_buf_len);
+    }
+    return ret;
+}
+
+/*
+ * Per-vCPU setup: the XSAVE buffer, sized as the driver says, and MCG_CAP
+ * filtered by what the driver offers, as KVM_X86_SETUP_MCE does for KVM.
+ */
+int revirt_arch_init_vcpu_state(CPUState *cpu, Error **errp)
+{
+    X86CPU *x86_cpu = X86_CPU(cpu);
+    CPUX86State *env = &x86_cpu->env;
+    g_autofree struct revirt_vcpu_state *st = NULL;
+    int ret;
+
+    revirt_msrs_init();
+    env->xsave_buf_len = MAX(revirt_state->caps.xsave_size, 4096);
+    env->xsave_buf = qemu_memalign(4096, env->xsave_buf_len);
+    memset(env->xsave_buf, 0, env->xsave_buf_len);
+
+    if (!env->mcg_cap) {
+        return 0;
+    }
+    if (!revirt_has_mcg_cap) {
+        /* No machine check in the driver: the monitor says so on "mce". */
+        env->mcg_cap = 0;
+        return 0;
+    }
+    st = g_new0(struct revirt_vcpu_state, 1);
+    st->classes = REVIRT_STATE_MSRS;
+    st->msrs.count = 1;
+    st->msrs.entries[0].index = MSR_MCG_CAP;
+    ret = revirt_call(revirt_vcpu(cpu)->handle, REVIRT_GET_STATE, st);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "cannot read MCG_CAP");
+        return ret;
+    }
+    if ((st->msrs.entries[0].value & MCG_CAP_BANKS_MASK) <
+        (env->mcg_cap & MCG_CAP_BANKS_MASK)) {
+        error_setg(errp, "the driver offers %u MCE banks, the CPU model %u",
+                   (unsigned)(st->msrs.entries[0].value & MCG_CAP_BANKS_MASK),
+                   (unsigned)(env->mcg_cap & MCG_CAP_BANKS_MASK));
+        return -ENOTSUP;
+    }
+    env->mcg_cap &= st->msrs.entries[0].value | MCG_CAP_BANKS_MASK;
+    st->msrs.entries[0].value = env->mcg_cap;
+    ret = revirt_call(revirt_vcpu(cpu)->handle, REVIRT_SET_STATE, st);
+    if (ret < 0) {
+        error_setg_errno(errp, -ret, "cannot set MCG_CAP 0x%" PRIx64,
+                         env->mcg_cap);
+    }
+    return ret;
+}
+
+void revirt_arch_destroy_vcpu_state(CPUState *cpu)
+{
+    CPUX86State *env = &X86_CPU(cpu)->env;
+
+    qemu_vfree(env->xsave_buf);
+    env->xsave_buf = NULL;
+    env->xsave_buf_len = 0;
 }
 
 static void revirt_segment_to_state(struct revirt_segment *rs,
@@ -171,9 +382,17 @@ int revirt_arch_put_registers(CPUState *cpu, bool full)
                                                      1);
     struct revirt_regs *r = &st->regs;
     bool v8086 = env->eflags & VM_MASK;
+    g_autofree const RevirtMsr **sel = g_new(const RevirtMsr *,
+                                            revirt_nr_msrs);
+    size_t nr_msrs = revirt_msrs_select(x86_cpu, true, full, sel);
+    int ret;
+
 
     /* The TSC is written only at reset and init: writes make it drift. */
     st->classes = REVIRT_RUNTIME_CLASSES | (full ? REVIRT_STATE_TSC : 0);
+    if (revirt_has_xsave()) {
+        st->classes &= ~REVIRT_STATE_FPU;
+    }
 
     r->rax = env->regs[R_EAX];
     r->rbx = env->regs[R_EBX];
@@ -218,10 +437,12 @@ int revirt_arch_put_registers(CPUState *cpu, bool full)
     st->control.efer = env->efer;
     st->control.apic_base = cpu_get_apic_base(x86_cpu->apic_state);
 
-    x86_cpu_xsave_all_areas(x86_cpu, env->xsave_buf, env->xsave_buf_len);
-    memcpy(st->fpu.fxsave, env->xsave_buf, sizeof(st->fpu.fxsave));
+    if (!revirt_has_xsave()) {
+        x86_cpu_xsave_all_areas(x86_cpu, env->xsave_buf, env->xsave_buf_len);
+        memcpy(st->fpu.fxsave, env->xsave_buf, sizeof(st->fpu.fxsave));
+    }
 
-    revirt_msrs_to_state(env, &st->msrs);
+    revirt_msrs_fill(x86_cpu, &st->msrs, sel, nr_msrs, true);
 
     st->events.exception_pending = env->exception_injected ||
                                    env->exception_pending;
@@ -243,7 +464,14 @@ int revirt_arch_put_registers(CPUState *cpu, bool full)
     st->tsc = env->tsc;
 
     trace_revirt_put_registers(cpu->cpu_index, env->eip, full);
-    return revirt_call(revirt_vcpu(cpu)->handle, REVIRT_SET_STATE, st);
+    ret = revirt_call(revirt_vcpu(cpu)->handle, REVIRT_SET_STATE, st);
+    if (ret == 0) {
+        ret = revirt_msrs_rest(cpu, sel, nr_msrs, true);
+    }
+    if (ret == 0 && revirt_has_xsave()) {
+        ret = revirt_xsave_transfer(cpu, true);
+    }
+    return ret;
 }
 
 int revirt_arch_get_registers(CPUState *cpu)
@@ -253,11 +481,23 @@ int revirt_arch_get_registers(CPUState *cpu)
     g_autofree struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state,
                                                      1);
     const struct revirt_regs *r = &st->regs;
+    g_autofree const RevirtMsr **sel = g_new(const RevirtMsr *,
+                                            revirt_nr_msrs);
+    size_t nr_msrs = revirt_msrs_select(x86_cpu, false, true, sel);
     int ret;
 
     st->classes = REVIRT_RUNTIME_CLASSES | REVIRT_STATE_TSC;
-    revirt_msrs_to_state(env, &st->msrs);
+    if (revirt_has_xsave()) {
+        st->classes &= ~REVIRT_STATE_FPU;
+    }
+    revirt_msrs_fill(x86_cpu, &st->msrs, sel, nr_msrs, false);
     ret = revirt_call(revirt_vcpu(cpu)->handle, REVIRT_GET_STATE, st);
+    if (ret == 0) {
+        ret = revirt_msrs_rest(cpu, sel, nr_msrs, false);
+    }
+    if (ret == 0 && revirt_has_xsave()) {
+        ret = revirt_xsave_transfer(cpu, false);
+    }
     if (ret < 0) {
         return ret;
     }
@@ -304,11 +544,13 @@ int revirt_arch_get_registers(CPUState *cpu)
     env->efer = st->control.efer;
     /* CR8 and the APIC base reach QEMU's APIC after every exit. */
 
-    x86_cpu_xsave_all_areas(x86_cpu, env->xsave_buf, env->xsave_buf_len);
-    memcpy(env->xsave_buf, st->fpu.fxsave, sizeof(st->fpu.fxsave));
-    x86_cpu_xrstor_all_areas(x86_cpu, env->xsave_buf, env->xsave_buf_len);
+    if (!revirt_has_xsave()) {
+        x86_cpu_xsave_all_areas(x86_cpu, env->xsave_buf, env->xsave_buf_len);
+        memcpy(env->xsave_buf, st->fpu.fxsave, sizeof(st->fpu.fxsave));
+        x86_cpu_xrstor_all_areas(x86_cpu, env->xsave_buf, env->xsave_buf_len);
+    }
 
-    revirt_msrs_from_state(env, &st->msrs);
+    revirt_msrs_store(x86_cpu, &st->msrs, sel);
 
     env->exception_injected = st->events.exception_pending;
     env->exception_pending = 0;

@@ -66,6 +66,7 @@
 #define REVIRT_FEATURE_READONLY_MEM  (1ull << 0) /* maps without PROT_WRITE */
 #define REVIRT_FEATURE_NOEXEC_MEM    (1ull << 1) /* maps without PROT_EXEC */
 #define REVIRT_FEATURE_NMI           (1ull << 2) /* REVIRT_EVENT_NMI */
+#define REVIRT_FEATURE_XSAVE         (1ull << 3) /* REVIRT_GET/SET_XSAVE */
 
 struct revirt_caps {
     uint32_t api_version;       /* REVIRT_API_VERSION of the driver */
@@ -82,12 +83,22 @@ struct revirt_caps {
      */
     uint64_t private_gpa;
     uint64_t private_size;
-    uint64_t reserved[8];
+    /* With FEATURE_XSAVE: bytes of struct revirt_xsave's area, else 0. */
+    uint32_t xsave_size;
+    uint32_t reserved32;
+    uint64_t reserved[7];
 };
 
 /*
  * REVIRT_GET_CAPS: what the driver supports.  Call it first: a VMM must
  * refuse a driver whose api_version it does not know.
+ *
+ * The ABI grows only by additions, each announced here: a bit in features,
+ * state_classes or exits, or a field that was reserved (0 from a driver
+ * that predates it), together with new calls or new state classes.  A VMM
+ * uses an addition only when the driver announces it, and a driver that
+ * does not know an addition fails its calls with -ENOTTY or -ENOTSUP.
+ * api_version changes only if a call of an earlier version changes.
  */
 #define REVIRT_GET_CAPS         REVIRT_IOR(0x00, struct revirt_caps)
 
@@ -394,6 +405,27 @@ struct revirt_debugregs {
     uint64_t dr6, dr7;
 };
 
+/*
+ * MSRs: REVIRT_STATE_MSRS gets and sets those named in msrs.entries, each
+ * one that REVIRT_GET_SUPPORTED_MSRS lists, with the value a RDMSR or
+ * WRMSR of the guest would see, except where noted here.  A VMM with more
+ * than REVIRT_MAX_STATE_MSRS to transfer makes several calls.
+ *
+ * Machine check: when IA32_MCG_CAP (0x179) is listed, the driver emulates
+ * the machine-check architecture.  On a vCPU that has not run, a GET of
+ * MCG_CAP gives the most the driver offers: bank count in bits 7:0, and
+ * each capability bit it can emulate.  A SET of MCG_CAP before the vCPU's
+ * first run configures it (count 1 .. the offered count, no bit beyond
+ * the offered ones, else -EINVAL) and resets MCG_STATUS to 0, MCG_CTL (if
+ * MCG_CTL_P) and every MCi_CTL to all ones, and the other bank MSRs to 0.
+ * After the first run MCG_CAP is read-only: a SET of another value fails
+ * with -EINVAL.  The bank MSRs MCi_CTL, MCi_STATUS, MCi_ADDR and MCi_MISC
+ * (0x400 + 4 * i + 0 .. 3) are not listed: they are supported for every
+ * bank i below the vCPU's MCG_CAP count, and any 64-bit value may be set
+ * in them, so a VMM can write a machine-check record before it injects
+ * the #MC (REVIRT_EVENT_EXCEPTION, vector 18).
+ */
+
 #define REVIRT_MAX_STATE_MSRS   64
 
 struct revirt_msr {
@@ -433,6 +465,77 @@ struct revirt_vcpu_state {
  */
 #define REVIRT_GET_STATE        REVIRT_IOWR(0x22, struct revirt_vcpu_state)
 #define REVIRT_SET_STATE        REVIRT_IOW(0x23, struct revirt_vcpu_state)
+
+/*
+ * XCR0 and the XSAVE area (with REVIRT_FEATURE_XSAVE)
+ *
+ * The area is the whole extended state of the vCPU in the standard
+ * (non-compacted) format of the XSAVE instruction:
+ *   bytes 0 .. 511    the legacy region, the FXSAVE layout (x87, SSE, MXCSR)
+ *   bytes 512 .. 575  the XSAVE header: XSTATE_BV (a little-endian uint64_t
+ *                     at 512), XCOMP_BV (at 520, always 0), then zeros
+ *   component i >= 2  at the offset CPUID.(EAX=0DH,ECX=i):EBX, of the size
+ *                     CPUID.(EAX=0DH,ECX=i):EAX, as REVIRT_GET_SUPPORTED_CPUID
+ *                     gives them
+ * caps.xsave_size is at least CPUID.(EAX=0DH,ECX=0):ECX of that table, the
+ * size for every component the driver supports; bytes past the last
+ * component are 0 on GET and ignored on SET.
+ *
+ * The components the vCPU may hold are those of its XCR0 mask: the bits of
+ * CPUID.(EAX=0DH,ECX=0):EDX:EAX in the table given with REVIRT_SET_CPUID
+ * (before that call, in the supported table).
+ *
+ * XSTATE_BV bit i says whether component i is in the area.  A component's
+ * initial state is the one after reset: all zeros, except FCW = 0x037f for
+ * x87.  MXCSR (bytes 24 .. 27) counts as part of component 1 (SSE) and is
+ * 0x1f80 initially; MXCSR_MASK (bytes 28 .. 31) is read-only.
+ *   GET sets the bit of every component that is not in its initial state;
+ *   a component whose bit is clear is in its initial state, and its bytes
+ *   hold that state.  (A driver may also set the bit of a component that is
+ *   in its initial state.)
+ *   SET loads each component whose bit is set and puts every other one of
+ *   the XCR0 mask in its initial state, as XRSTOR would, except that MXCSR
+ *   is loaded from the area when bit 2 (AVX) is set even if bit 1 is not.
+ *   SET loads a component of the mask even when the xcr0 field lacks it:
+ *   the vCPU keeps it, the guest reaches it once it enables it in XCR0, and
+ *   GET reports it.
+ *
+ * The FPU state class and the legacy region are the same state: a SET_STATE
+ * of REVIRT_STATE_FPU changes bytes 0 .. 511 of what GET_XSAVE gives.
+ * A vCPU starts, and after REVIRT_CREATE_VCPU is, with XCR0 = 1 and every
+ * component in its initial state.  XSAVES-only components (those set in
+ * IA32_XSS) are not part of the area.
+ */
+struct revirt_xsave {
+    uint64_t xcr0;              /* the guest's XCR0 */
+    uint64_t area;              /* VMM address of xsave_size bytes */
+    uint32_t size;              /* caps.xsave_size */
+    uint32_t flags;             /* 0 */
+    uint64_t reserved[4];       /* 0 */
+};
+
+/*
+ * REVIRT_GET_XSAVE: read XCR0 and the area (written to the memory at
+ * xsave.area).
+ * REVIRT_SET_XSAVE: set XCR0, then load the area.  XCR0 must be valid for
+ * the vCPU: bit 0 set, only bits of its XCR0 mask, bit 1 if bit 2, bits 5,
+ * 6 and 7 all or none and with bit 2, bits 17 and 18 both or neither.
+ *   -ENOTSUP without FEATURE_XSAVE
+ *   -EINVAL  size is not caps.xsave_size, flags or reserved not 0, an
+ *            invalid XCR0, XSTATE_BV bits outside the XCR0 mask, XCOMP_BV
+ *            or the reserved header bytes not 0, or an MXCSR with reserved
+ *            bits set; nothing is changed
+ *   -EFAULT  the area cannot be read or written
+ *   -EBUSY   the vCPU is in REVIRT_RUN in another thread
+ */
+#define REVIRT_GET_XSAVE        REVIRT_IOWR(0x30, struct revirt_xsave)
+#define REVIRT_SET_XSAVE        REVIRT_IOW(0x31, struct revirt_xsave)
+
+/* Every argument struct must fit the 14-bit size field of a call number. */
+_Static_assert(sizeof(struct revirt_vcpu_state) < (1u << 14),
+               "struct revirt_vcpu_state too large for a call number");
+_Static_assert(sizeof(struct revirt_xsave) < (1u << 14),
+               "struct revirt_xsave too large for a call number");
 
 /*
  * REVIRT_SET_CPUID: the CPUID table the guest sees.  Set it before the
