@@ -68,18 +68,34 @@ static void revirt_start_vcpu_thread(CPUState *cpu)
                        cpu, QEMU_THREAD_JOINABLE);
 }
 
+/*
+ * Kicks come from any thread, without the BQL; this lock keeps the vCPU's
+ * handle open while one is made (see revirt_vcpu_detach).
+ */
+static QemuMutex revirt_kick_lock;
+
 static void revirt_kick_vcpu_thread(CPUState *cpu)
 {
     RevirtVcpu *vcpu;
 
     qatomic_set(&cpu->exit_request, 1);
-    /* The vCPU may be unplugged meanwhile: see revirt_arch_destroy_vcpu. */
-    WITH_RCU_READ_LOCK_GUARD() {
-        vcpu = qatomic_rcu_read((void **)&cpu->hax_vcpu);
-        if (vcpu) {
-            revirt_call(vcpu->handle, REVIRT_KICK, NULL);
-        }
+    qemu_mutex_lock(&revirt_kick_lock);
+    vcpu = revirt_vcpu(cpu);
+    if (vcpu) {
+        revirt_call(vcpu->handle, REVIRT_KICK, NULL);
     }
+    qemu_mutex_unlock(&revirt_kick_lock);
+}
+
+RevirtVcpu *revirt_vcpu_detach(CPUState *cpu)
+{
+    RevirtVcpu *vcpu;
+
+    qemu_mutex_lock(&revirt_kick_lock);
+    vcpu = revirt_vcpu(cpu);
+    cpu->hax_vcpu = NULL;
+    qemu_mutex_unlock(&revirt_kick_lock);
+    return vcpu;
 }
 
 /* A failed state transfer leaves the vCPU unusable: stop the VM. */
@@ -133,6 +149,7 @@ static void revirt_accel_ops_class_init(ObjectClass *oc, void *data)
 {
     AccelOpsClass *ops = ACCEL_OPS_CLASS(oc);
 
+    qemu_mutex_init(&revirt_kick_lock);
     ops->create_vcpu_thread = revirt_start_vcpu_thread;
     ops->kick_vcpu_thread = revirt_kick_vcpu_thread;
     ops->synchronize_post_reset = revirt_synchronize_post_reset;

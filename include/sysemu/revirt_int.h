@@ -13,7 +13,6 @@
 #include "qemu/accel.h"
 #include "exec/memory.h"
 #include "hw/core/cpu.h"
-#include "qemu/rcu.h"
 #include "revirt/revirt-abi.h"
 
 /* How the accelerator reaches a revirt driver. */
@@ -48,12 +47,8 @@ DECLARE_INSTANCE_CHECKER(RevirtState, REVIRT_STATE, TYPE_REVIRT_ACCEL)
 
 extern RevirtState *revirt_state;
 
-/*
- * A per-vCPU handle and its run area; lives in CPUState.hax_vcpu.  Freed
- * after an RCU grace period, since other threads kick it without the BQL.
- */
+/* A per-vCPU handle and its run area; lives in CPUState.hax_vcpu. */
 typedef struct RevirtVcpu {
-    struct rcu_head rcu;
     int handle;
     struct revirt_run *run;
 } RevirtVcpu;
@@ -62,6 +57,9 @@ static inline RevirtVcpu *revirt_vcpu(CPUState *cpu)
 {
     return (RevirtVcpu *)cpu->hax_vcpu;
 }
+
+/* Take the vCPU from @cpu once no kick can be using it. */
+RevirtVcpu *revirt_vcpu_detach(CPUState *cpu);
 
 /* A driver call on a handle of revirt_state's driver. */
 int revirt_call(int handle, uint32_t request, void *arg);

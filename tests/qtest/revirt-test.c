@@ -16,6 +16,7 @@
 #include "qemu/osdep.h"
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
+#include "qapi/qmp/qlist.h"
 #include "qemu/bswap.h"
 
 /* What the guests leave in RAM; see tests/revirt-guests/bios.S. */
@@ -509,6 +510,64 @@ static void test_fallback_to_tcg(void)
     g_assert(strstr(err, "falling back to tcg"));
 }
 
+/* PIIX4's CPU hotplug registers, in their modern (ACPI) layout. */
+#define CPUHP_IO_BASE           0xaf00
+#define CPUHP_SELECTOR          (CPUHP_IO_BASE + 0)
+#define CPUHP_FLAGS             (CPUHP_IO_BASE + 4)
+#define CPUHP_FLAG_EJECT        8
+
+static int64_t count_cpus(QTestState *qts)
+{
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-cpus-fast' }");
+    int64_t cpus = qlist_size(qdict_get_qlist(resp, "return"));
+
+    qobject_unref(resp);
+    return cpus;
+}
+
+static void wait_for_cpus(QTestState *qts, int64_t want)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      GUEST_TIMEOUT_S * G_TIME_SPAN_SECOND;
+
+    while (count_cpus(qts) != want) {
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * A CPU added, ejected as the guest's ACPI code would eject it, and added
+ * again: the same vCPU id must come back, and QEMU must live on.
+ */
+static void test_cpu_hotplug(void)
+{
+    g_autofree char *image = guest_path("cpuid.bin");
+    QTestState *qts;
+
+    if (accel_missing("revirt")) {
+        return;
+    }
+    qts = qtest_initf("-accel revirt -cpu qemu64 "
+                      "-smp 1,maxcpus=2,sockets=2,cores=1,threads=1 "
+                      "-nodefaults -bios %s", image);
+    /* As a guest's ACPI tables do first: the modern interface can unplug. */
+    qtest_outb(qts, CPUHP_IO_BASE, 0);
+    for (int round = 0; round < 2; round++) {
+        qtest_qmp_device_add(qts, "qemu64-x86_64-cpu", "cpu1",
+                             "{ 'socket-id': 1, 'core-id': 0, "
+                             "  'thread-id': 0 }");
+        wait_for_cpus(qts, 2);
+        qtest_qmp_assert_success(qts, "{ 'execute': 'device_del',"
+                                 "  'arguments': { 'id': 'cpu1' } }");
+        /* What the guest's ACPI _EJ0 method does. */
+        qtest_outl(qts, CPUHP_SELECTOR, 1);
+        qtest_outb(qts, CPUHP_FLAGS, CPUHP_FLAG_EJECT);
+        wait_for_cpus(qts, 1);
+    }
+    qtest_quit(qts);
+}
+
 typedef struct {
     const char *name;
     const char *accel_option;
@@ -804,6 +863,7 @@ int main(int argc, char **argv)
     qtest_add_func("revirt/internal-error-stops-vm",
                    test_internal_error_stops_vm);
     qtest_add_func("revirt/smi-dropped", test_smi_dropped);
+    qtest_add_func("revirt/cpu-hotplug", test_cpu_hotplug);
     qtest_add_func("revirt/triple-fault-report", test_triple_fault_report);
     qtest_add_func("revirt/fallback-to-tcg", test_fallback_to_tcg);
     for (int i = 0; i < ARRAY_SIZE(cpuid_models); i++) {

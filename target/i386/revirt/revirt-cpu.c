@@ -329,19 +329,12 @@ int revirt_arch_init_vcpu(CPUState *cpu, Error **errp)
     return 0;
 }
 
-static void revirt_vcpu_free(RevirtVcpu *vcpu)
+void revirt_arch_destroy_vcpu(CPUState *cpu)
 {
+    RevirtVcpu *vcpu = revirt_vcpu_detach(cpu);
+
+    revirt_arch_destroy_vcpu_state(cpu);
     revirt_state->driver->close(vcpu->handle);
     qemu_vfree(vcpu->run);
     g_free(vcpu);
-}
-
-void revirt_arch_destroy_vcpu(CPUState *cpu)
-{
-    RevirtVcpu *vcpu = revirt_vcpu(cpu);
-
-    revirt_arch_destroy_vcpu_state(cpu);
-    /* Close the handle only once no kick can be using it. */
-    qatomic_rcu_set(&cpu->hax_vcpu, NULL);
-    call_rcu(vcpu, revirt_vcpu_free, rcu);
 }
