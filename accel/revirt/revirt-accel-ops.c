@@ -135,7 +135,8 @@ static void revirt_synchronize_state(CPUState *cpu)
     }
 }
 
-static void revirt_synchronize_post_reset(CPUState *cpu)
+/* After reset and after machine init: the driver gets the whole state. */
+static void revirt_put_full_state(CPUState *cpu)
 {
     run_on_cpu(cpu, do_revirt_put_full_state, RUN_ON_CPU_NULL);
 }
@@ -152,8 +153,8 @@ static void revirt_accel_ops_class_init(ObjectClass *oc, void *data)
     qemu_mutex_init(&revirt_kick_lock);
     ops->create_vcpu_thread = revirt_start_vcpu_thread;
     ops->kick_vcpu_thread = revirt_kick_vcpu_thread;
-    ops->synchronize_post_reset = revirt_synchronize_post_reset;
-    ops->synchronize_post_init = revirt_synchronize_post_reset;
+    ops->synchronize_post_reset = revirt_put_full_state;
+    ops->synchronize_post_init = revirt_put_full_state;
     ops->synchronize_state = revirt_synchronize_state;
     ops->synchronize_pre_loadvm = revirt_synchronize_pre_loadvm;
 }

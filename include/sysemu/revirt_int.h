@@ -32,7 +32,6 @@ extern const RevirtDriver revirt_linux_driver;
 struct RevirtState {
     AccelState parent_obj;
 
-    char *driver_name;          /* the driver= option, NULL for default */
     const RevirtDriver *driver;
     int sys, vm;                /* handles */
     struct revirt_caps caps;
