@@ -1,0 +1,189 @@
+/*
+ * revirt-kvm: kicks from another thread, while several vCPUs mix port I/O
+ * exits with spinning, each make an INTERRUPTED return promptly, and no
+ * I/O completion is lost or repeated across interrupted runs.
+ *
+ * Copyright (c) 2026 The revirt developers
+ *
+ * SPDX-License-Identifier: MIT
+ */
+
+#include <pthread.h>
+#include <string.h>
+
+#include "rk-test.h"
+
+#define NR_VCPUS        4
+#define NR_KICKS        3000
+#define MAX_LATENCY_US  (1000 * 1000)
+#define COUNTERS_GPA    0x3000
+
+/*
+ * Read a spin count from port 0x11, spin, then count one round at the
+ * address in BX: at each IN exit, the count is the IN exits served before.
+ */
+GUEST_PROGRAM(stress_prog,
+    "xor %ax, %ax\n mov %ax, %ds\n"
+    "1: in $0x11, %eax\n mov %eax, %ecx\n jecxz 3f\n"
+    "2: dec %ecx\n jnz 2b\n"
+    "3: incl (%bx)\n jmp 1b\n");
+
+typedef struct StressVcpu {
+    RkTestVm *t;
+    uint32_t id;
+    int handle;
+    struct revirt_run *run;
+    pthread_t thread;
+    GRand *rand;
+    uint32_t *counter;          /* in guest memory */
+
+    gint64 kicked_at;           /* oldest kick not yet answered, or 0 */
+    gint64 max_latency;
+    unsigned runs, in_exits, interrupted, spurious;
+} StressVcpu;
+
+static int stop;
+
+static void *vcpu_thread(void *opaque)
+{
+    StressVcpu *v = opaque;
+
+    while (!__atomic_load_n(&stop, __ATOMIC_SEQ_CST)) {
+        gint64 kicked_at;
+
+        g_assert(revirt_kvm_call(v->handle, REVIRT_RUN, NULL) == 0);
+        v->runs++;
+        switch (v->run->exit_reason) {
+        case REVIRT_EXIT_IO: {
+            uint32_t spins = g_rand_boolean(v->rand) ? 0 :
+                             g_rand_int_range(v->rand, 0, 4000);
+
+            /* No IN was lost or completed twice across interrupted runs. */
+            g_assert(__atomic_load_n(v->counter, __ATOMIC_SEQ_CST) ==
+                     v->in_exits);
+            g_assert(v->run->io.port == 0x11);
+            g_assert(v->run->io.direction == REVIRT_IO_IN);
+            g_assert(v->run->io.size == 4 && v->run->io.count == 1);
+            memcpy(v->run->io_data, &spins, sizeof(spins));
+            v->in_exits++;
+            break;
+        }
+        case REVIRT_EXIT_INTERRUPTED:
+            v->interrupted++;
+            kicked_at = __atomic_exchange_n(&v->kicked_at, 0,
+                                            __ATOMIC_SEQ_CST);
+            if (!kicked_at) {
+                v->spurious++;
+            } else if (g_get_monotonic_time() - kicked_at > v->max_latency) {
+                v->max_latency = g_get_monotonic_time() - kicked_at;
+            }
+            break;
+        default:
+            g_error("vCPU %u: unexpected exit %u", v->id,
+                    v->run->exit_reason);
+        }
+    }
+    return NULL;
+}
+
+/* Kick v, and fail if a kick made earlier is still unanswered too long. */
+static void kick(StressVcpu *v)
+{
+    gint64 now = g_get_monotonic_time();
+    gint64 none = 0;
+
+    __atomic_compare_exchange_n(&v->kicked_at, &none, now, FALSE,
+                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+    g_assert(revirt_kvm_call(v->handle, REVIRT_KICK, NULL) == 0);
+}
+
+static void check_stalls(StressVcpu *vcpus)
+{
+    gint64 now = g_get_monotonic_time();
+
+    for (int i = 0; i < NR_VCPUS; i++) {
+        gint64 kicked_at = __atomic_load_n(&vcpus[i].kicked_at,
+                                           __ATOMIC_SEQ_CST);
+
+        if (kicked_at && now - kicked_at > MAX_LATENCY_US) {
+            g_error("vCPU %d kicked %" G_GINT64_FORMAT " us ago, still "
+                    "running (%u runs)", i, now - kicked_at, vcpus[i].runs);
+        }
+    }
+}
+
+static void test_kick_stress(void)
+{
+    StressVcpu vcpus[NR_VCPUS];
+    GRand *rand = g_rand_new_with_seed(g_test_rand_int());
+    unsigned runs = 0, spurious = 0;
+    gint64 max_latency = 0;
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    rk_test_load(&t, stress_prog_start, stress_prog_end);
+    __atomic_store_n(&stop, 0, __ATOMIC_SEQ_CST);
+
+    for (int i = 0; i < NR_VCPUS; i++) {
+        StressVcpu *v = &vcpus[i];
+        struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state, 1);
+
+        *v = (StressVcpu) { .t = &t, .id = i };
+        if (i == 0) {
+            v->handle = t.vcpu;
+            v->run = t.run;
+        } else {
+            v->handle = rk_test_vcpu_new(&t, i, &v->run);
+            rk_test_set_entry(v->handle);
+        }
+        st->classes = REVIRT_STATE_REGS;
+        g_assert(revirt_kvm_call(v->handle, REVIRT_GET_STATE, st) == 0);
+        st->regs.rbx = COUNTERS_GPA + 4 * i;
+        v->counter = (uint32_t *)(t.ram + st->regs.rbx);
+        g_assert(revirt_kvm_call(v->handle, REVIRT_SET_STATE, st) == 0);
+        g_free(st);
+        v->rand = g_rand_new_with_seed(g_rand_int(rand));
+        pthread_create(&v->thread, NULL, vcpu_thread, v);
+    }
+
+    for (int k = 0; k < NR_KICKS; k++) {
+        g_usleep(g_rand_int_range(rand, 200, 1800));
+        kick(&vcpus[g_rand_int_range(rand, 0, NR_VCPUS)]);
+        check_stalls(vcpus);
+    }
+
+    __atomic_store_n(&stop, 1, __ATOMIC_SEQ_CST);
+    for (int i = 0; i < NR_VCPUS; i++) {
+        kick(&vcpus[i]);
+        pthread_join(vcpus[i].thread, NULL);
+    }
+
+    for (int i = 0; i < NR_VCPUS; i++) {
+        StressVcpu *v = &vcpus[i];
+
+        g_test_message("vCPU %d: %u runs, %u IN, %u interrupted (%u "
+                       "spurious), max latency %" G_GINT64_FORMAT " us",
+                       i, v->runs, v->in_exits, v->interrupted, v->spurious,
+                       v->max_latency);
+        g_assert(v->in_exits > 0 && v->interrupted > 0);
+        g_assert(v->max_latency < MAX_LATENCY_US);
+        runs += v->runs;
+        spurious += v->spurious;
+        max_latency = MAX(max_latency, v->max_latency);
+        g_rand_free(v->rand);
+        if (i) {
+            rk_test_vcpu_free(&t, v->handle, v->run);
+        }
+    }
+    g_test_message("%u runs, %u spurious, max latency %" G_GINT64_FORMAT
+                   " us", runs, spurious, max_latency);
+    g_rand_free(rand);
+    rk_test_vm_destroy(&t);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/revirt-kvm/kick/stress", test_kick_stress);
+    return g_test_run();
+}
