@@ -63,8 +63,10 @@ struct rk_vcpu {
     struct revirt_run *run;
 
     atomic_bool busy;           /* a thread is in a call that runs it */
-    atomic_bool in_run;         /* that call is REVIRT_RUN */
-    pthread_t thread;           /* the thread in REVIRT_RUN, when in_run */
+    atomic_bool kicked;         /* kicked since the last run started */
+    atomic_int run_tid;         /* the thread in REVIRT_RUN, or 0 */
+    bool sigmask_valid;         /* KVM has sigmask for KVM_RUN */
+    uint64_t sigmask;
     bool has_run;
     /* An IN or MMIO read to complete at the next run: where the data goes. */
     void *pending_data;
@@ -94,6 +96,10 @@ void rk_vm_free(struct rk_vm *vm);
 int rk_vcpu_create(struct rk_vm *vm, const struct revirt_vcpu_create *create);
 int rk_vcpu_call(struct rk_vcpu *vcpu, uint32_t request, void *arg);
 void rk_vcpu_free(struct rk_vcpu *vcpu);
+
+/* revirt-kvm-run.c */
+int rk_vcpu_run(struct rk_vcpu *vcpu);
+int rk_vcpu_kick(struct rk_vcpu *vcpu);
 
 /* revirt-kvm-state.c */
 int rk_state_get(struct rk_vcpu *vcpu, struct revirt_vcpu_state *state);

@@ -1,9 +1,5 @@
 /*
- * revirt-kvm: vCPU handles (create, run, kick, inject, CPUID).
- *
- * A kick sets KVM's immediate_exit flag first and then signals the thread in
- * KVM_RUN: a run that has not entered the guest yet sees the flag, one that
- * has is thrown out by the signal.
+ * revirt-kvm: vCPU handles (create, inject, CPUID, and the call switch).
  *
  * Copyright (c) 2026 The revirt developers
  *
@@ -11,7 +7,6 @@
  */
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -82,144 +77,6 @@ static bool rk_vcpu_claim(struct rk_vcpu *vcpu)
 static void rk_vcpu_release(struct rk_vcpu *vcpu)
 {
     atomic_store(&vcpu->busy, false);
-}
-
-static void rk_exit_internal(struct revirt_run *run, uint32_t suberror,
-                             uint64_t detail)
-{
-    run->exit_reason = REVIRT_EXIT_INTERNAL_ERROR;
-    run->internal.suberror = suberror;
-    run->internal.ndata = 1;
-    run->internal.data[0] = detail;
-}
-
-/* Describe the KVM exit in the revirt run area. */
-static void rk_translate_exit(struct rk_vcpu *vcpu)
-{
-    struct kvm_run *kr = vcpu->kvm_run;
-    struct revirt_run *run = vcpu->run;
-
-    run->ready_for_interrupt = kr->ready_for_interrupt_injection;
-    run->if_flag = kr->if_flag;
-    run->cr8 = kr->cr8;
-    run->apic_base = kr->apic_base;
-
-    switch (kr->exit_reason) {
-    case KVM_EXIT_IO: {
-        uint8_t *data = (uint8_t *)kr + kr->io.data_offset;
-        uint32_t len = kr->io.size * kr->io.count;
-
-        if (len > REVIRT_IO_DATA_MAX) {
-            rk_exit_internal(run, REVIRT_INTERNAL_OTHER, len);
-            return;
-        }
-        run->exit_reason = REVIRT_EXIT_IO;
-        run->io.port = kr->io.port;
-        run->io.size = kr->io.size;
-        run->io.count = kr->io.count;
-        if (kr->io.direction == KVM_EXIT_IO_OUT) {
-            run->io.direction = REVIRT_IO_OUT;
-            memcpy(run->io_data, data, len);
-        } else {
-            run->io.direction = REVIRT_IO_IN;
-            vcpu->pending_data = data;
-            vcpu->pending_src = run->io_data;
-            vcpu->pending_len = len;
-        }
-        return;
-    }
-    case KVM_EXIT_MMIO:
-        run->exit_reason = REVIRT_EXIT_MMIO;
-        run->mmio.gpa = kr->mmio.phys_addr;
-        run->mmio.len = kr->mmio.len;
-        run->mmio.is_write = kr->mmio.is_write;
-        memcpy(run->mmio.data, kr->mmio.data, sizeof(run->mmio.data));
-        if (!kr->mmio.is_write) {
-            vcpu->pending_data = kr->mmio.data;
-            vcpu->pending_src = run->mmio.data;
-            vcpu->pending_len = kr->mmio.len;
-        }
-        return;
-    case KVM_EXIT_HLT:
-        run->exit_reason = REVIRT_EXIT_HLT;
-        return;
-    case KVM_EXIT_IRQ_WINDOW_OPEN:
-        run->exit_reason = REVIRT_EXIT_IRQ_WINDOW;
-        return;
-    case KVM_EXIT_SHUTDOWN:
-        run->exit_reason = REVIRT_EXIT_SHUTDOWN;
-        return;
-    case KVM_EXIT_SET_TPR:
-        run->exit_reason = REVIRT_EXIT_TPR_WRITE;
-        return;
-    case KVM_EXIT_INTR:
-        run->exit_reason = REVIRT_EXIT_INTERRUPTED;
-        return;
-    case KVM_EXIT_INTERNAL_ERROR:
-        rk_exit_internal(run, kr->internal.suberror ==
-                         KVM_INTERNAL_ERROR_EMULATION ?
-                         REVIRT_INTERNAL_EMULATION : REVIRT_INTERNAL_OTHER, 0);
-        run->internal.ndata = kr->internal.ndata < 4 ? kr->internal.ndata : 4;
-        memcpy(run->internal.data, kr->internal.data,
-               run->internal.ndata * sizeof(uint64_t));
-        return;
-    case KVM_EXIT_FAIL_ENTRY:
-        rk_exit_internal(run, REVIRT_INTERNAL_ENTRY,
-                         kr->fail_entry.hardware_entry_failure_reason);
-        return;
-    default:
-        rk_exit_internal(run, REVIRT_INTERNAL_OTHER, kr->exit_reason);
-        return;
-    }
-}
-
-static int rk_vcpu_run(struct rk_vcpu *vcpu)
-{
-    static __thread bool kick_unblocked;
-    struct kvm_run *kr = vcpu->kvm_run;
-    int ret;
-
-    if (!kick_unblocked) {
-        sigset_t set;
-
-        sigemptyset(&set);
-        sigaddset(&set, REVIRT_KVM_KICK_SIGNAL);
-        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-        kick_unblocked = true;
-    }
-    if (vcpu->pending_len) {
-        memcpy(vcpu->pending_data, vcpu->pending_src, vcpu->pending_len);
-        vcpu->pending_len = 0;
-    }
-    kr->request_interrupt_window = vcpu->run->request_interrupt_window;
-    kr->cr8 = vcpu->run->cr8;
-
-    vcpu->thread = pthread_self();
-    atomic_store(&vcpu->in_run, true);
-    ret = ioctl(vcpu->vcpu_fd, KVM_RUN, NULL);
-    atomic_store(&vcpu->in_run, false);
-    vcpu->has_run = true;
-
-    if (ret < 0 && errno == EINTR) {
-        kr->exit_reason = KVM_EXIT_INTR;
-    } else if (ret < 0) {
-        rk_exit_internal(vcpu->run, REVIRT_INTERNAL_OTHER, errno);
-        return 0;
-    }
-    if (kr->exit_reason == KVM_EXIT_INTR) {
-        __atomic_store_n(&kr->immediate_exit, 0, __ATOMIC_SEQ_CST);
-    }
-    rk_translate_exit(vcpu);
-    return 0;
-}
-
-static int rk_vcpu_kick(struct rk_vcpu *vcpu)
-{
-    __atomic_store_n(&vcpu->kvm_run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-    if (atomic_load(&vcpu->in_run)) {
-        pthread_kill(vcpu->thread, REVIRT_KVM_KICK_SIGNAL);
-    }
-    return 0;
 }
 
 static int rk_vcpu_inject(struct rk_vcpu *vcpu, const struct revirt_event *ev)

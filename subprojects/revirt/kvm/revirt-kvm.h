@@ -20,8 +20,11 @@
  *   -ENOTSUP KVM lacks what the driver needs (API 12, user memory,
  *            immediate exit, XSAVE)
  * The driver interrupts a running vCPU with the real-time signal
- * REVIRT_KVM_KICK_SIGNAL, which it installs a no-op handler for and
- * unblocks in the threads that call REVIRT_RUN.
+ * REVIRT_KVM_KICK_SIGNAL, which it installs a no-op handler for.  It
+ * blocks that signal in every thread that calls REVIRT_RUN and unblocks it
+ * only inside KVM_RUN (KVM_SET_SIGNAL_MASK, with the rest of the thread's
+ * mask as it is at each REVIRT_RUN), so a kick never interrupts the VMM's
+ * own system calls, whatever signal mask its threads have.
  */
 int revirt_kvm_open(void);
 

@@ -1,7 +1,8 @@
 /*
  * revirt-kvm: kicks from another thread, while several vCPUs mix port I/O
- * exits with spinning, each make an INTERRUPTED return promptly, and no
- * I/O completion is lost or repeated across interrupted runs.
+ * exits with spinning, each make an INTERRUPTED return promptly, never
+ * interrupt the VMM's own system calls, and no I/O completion is lost or
+ * repeated across interrupted runs.
  *
  * Copyright (c) 2026 The revirt developers
  *
@@ -10,6 +11,7 @@
 
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include "rk-test.h"
 
@@ -44,6 +46,19 @@ typedef struct StressVcpu {
 
 static int stop;
 
+/*
+ * Now and then the VMM sleeps between runs, as device emulation might:
+ * kicks must not interrupt its own system calls.
+ */
+static void vmm_work(StressVcpu *v)
+{
+    struct timespec ts = { .tv_nsec = 100 * 1000 };
+
+    if (g_rand_int_range(v->rand, 0, 8) == 0) {
+        g_assert(clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL) == 0);
+    }
+}
+
 static void *vcpu_thread(void *opaque)
 {
     StressVcpu *v = opaque;
@@ -66,6 +81,7 @@ static void *vcpu_thread(void *opaque)
             g_assert(v->run->io.size == 4 && v->run->io.count == 1);
             memcpy(v->run->io_data, &spins, sizeof(spins));
             v->in_exits++;
+            vmm_work(v);
             break;
         }
         case REVIRT_EXIT_INTERRUPTED:

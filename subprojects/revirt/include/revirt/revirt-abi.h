@@ -302,10 +302,19 @@ struct revirt_run {
 #define REVIRT_RUN              REVIRT_IO(0x20)
 
 /*
- * REVIRT_KICK: from any thread, make the vCPU's REVIRT_RUN in progress
- * return promptly with REVIRT_EXIT_INTERRUPTED; with none in progress, the
- * next one returns so before running the guest.  Kicks do not queue: one
- * interrupted return consumes every kick made before it.
+ * REVIRT_KICK: from any thread, at any time, never blocking; it changes no
+ * guest state.  What it does depends on where the vCPU's REVIRT_RUN is:
+ *   - no REVIRT_RUN in progress: the next REVIRT_RUN completes a pending
+ *     IN or MMIO read, runs no guest instruction and returns
+ *     REVIRT_EXIT_INTERRUPTED;
+ *   - a REVIRT_RUN in progress (before, in or after guest execution): it
+ *     returns promptly, with REVIRT_EXIT_INTERRUPTED or with the exit it
+ *     was already making; in the second case the next REVIRT_RUN returns
+ *     as if the kick had come before it.
+ * Kicks do not queue: a REVIRT_RUN that returns REVIRT_EXIT_INTERRUPTED
+ * answers every kick made before it returned.  REVIRT_EXIT_INTERRUPTED may
+ * also come without a kick of its own (a kick that raced with an earlier
+ * exit, or a host signal): a VMM checks its requests and runs again.
  */
 #define REVIRT_KICK             REVIRT_IO(0x21)
 
