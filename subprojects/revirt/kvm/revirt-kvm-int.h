@@ -97,6 +97,9 @@ int rk_vcpu_create(struct rk_vm *vm, const struct revirt_vcpu_create *create);
 int rk_vcpu_call(struct rk_vcpu *vcpu, uint32_t request, void *arg);
 void rk_vcpu_free(struct rk_vcpu *vcpu);
 
+/* revirt-kvm-inject.c */
+int rk_vcpu_inject(struct rk_vcpu *vcpu, const struct revirt_event *ev);
+
 /* revirt-kvm-run.c */
 int rk_vcpu_run(struct rk_vcpu *vcpu);
 int rk_vcpu_kick(struct rk_vcpu *vcpu);

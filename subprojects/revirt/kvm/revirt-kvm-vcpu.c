@@ -79,52 +79,6 @@ static void rk_vcpu_release(struct rk_vcpu *vcpu)
     atomic_store(&vcpu->busy, false);
 }
 
-static int rk_vcpu_inject(struct rk_vcpu *vcpu, const struct revirt_event *ev)
-{
-    struct kvm_vcpu_events events;
-    int ret;
-
-    switch (ev->type) {
-    case REVIRT_EVENT_EXTINT: {
-        struct kvm_interrupt irq = { .irq = ev->vector };
-
-        if (ev->flags || ev->vector > 255) {
-            return -EINVAL;
-        }
-        if (!vcpu->run->ready_for_interrupt) {
-            return -EBUSY;
-        }
-        ret = rk_ioctl(vcpu->vcpu_fd, KVM_INTERRUPT, &irq);
-        return ret == -EEXIST ? -EBUSY : ret;
-    }
-    case REVIRT_EVENT_NMI:
-        if (ev->flags) {
-            return -EINVAL;
-        }
-        return rk_ioctl(vcpu->vcpu_fd, KVM_NMI, NULL);
-    case REVIRT_EVENT_EXCEPTION:
-        if ((ev->flags & ~REVIRT_EVENT_FLAG_ERROR_CODE) || ev->vector > 31) {
-            return -EINVAL;
-        }
-        ret = rk_ioctl(vcpu->vcpu_fd, KVM_GET_VCPU_EVENTS, &events);
-        if (ret < 0) {
-            return ret;
-        }
-        if (events.exception.injected || events.exception.pending) {
-            return -EBUSY;
-        }
-        events.exception.injected = 1;
-        events.exception.nr = ev->vector;
-        events.exception.has_error_code =
-            !!(ev->flags & REVIRT_EVENT_FLAG_ERROR_CODE);
-        events.exception.error_code = ev->error_code;
-        events.flags = 0;
-        return rk_ioctl(vcpu->vcpu_fd, KVM_SET_VCPU_EVENTS, &events);
-    default:
-        return -EINVAL;
-    }
-}
-
 static int rk_vcpu_set_cpuid(struct rk_vcpu *vcpu,
                              const struct revirt_cpuid_table *table)
 {

@@ -455,9 +455,18 @@ struct revirt_event {
 };
 
 /*
- * REVIRT_INJECT: deliver an event at the next REVIRT_RUN.
+ * REVIRT_INJECT: make an event pending; the guest takes it at the next
+ * REVIRT_RUN that enters it.  At most one event of each type is pending.
+ * An event stays pending until the guest has taken it: a REVIRT_RUN that
+ * returns INTERRUPTED before entering the guest, or that exits before the
+ * delivery completed, leaves it pending, and an NMI injected while NMIs
+ * are blocked (nmi_masked) stays pending until they are unblocked.
+ * REVIRT_GET_STATE of REVIRT_STATE_EVENTS reports what is pending
+ * (interrupt_pending and interrupt_vector, nmi_pending, exception_pending
+ * and its vector); REVIRT_SET_STATE of that class replaces it, so setting
+ * interrupt_pending to 0 cancels a pending EXTINT.
  *   -EBUSY   EXTINT while run.ready_for_interrupt is 0, or an event of the
- *            same type is already pending
+ *            same type is already pending; nothing changes
  *   -EINVAL  unknown type, vector out of range, or unknown flags
  *   -ENOTSUP NMI without FEATURE_NMI
  */
