@@ -130,6 +130,10 @@ int revirt_kvm_close(int handle)
     if (!obj) {
         return -EBADF;
     }
+    if (obj->kind == RK_VCPU) {
+        /* A run in progress returns, and the vCPU goes when it has. */
+        rk_vcpu_kick((struct rk_vcpu *)obj);
+    }
     rk_put(obj);
     return 0;
 }

@@ -42,24 +42,39 @@ struct rk_mapping {
     uint32_t slot;              /* KVM memslot id */
 };
 
+/* A closed vCPU's KVM vCPU, kept for the next vCPU of its id. */
+struct rk_parked {
+    uint32_t id;
+    int fd;
+    struct kvm_run *kvm_run;
+    struct rk_reset_state *reset;
+};
+
 struct rk_vm {
     struct rk_object obj;
     int vm_fd;
     struct revirt_caps caps;    /* of the system it was created on */
     int vcpu_mmap_size;
     int max_slots;
+    size_t xsave_size;          /* bytes of KVM's XSAVE image */
+    uint32_t *msr_indices;      /* the MSRs KVM lists */
+    uint32_t nr_msr_indices;
 
     pthread_mutex_t lock;       /* protects what follows */
     struct rk_mapping *mappings; /* sorted by gpa, never overlapping */
     size_t nr_mappings;
     uint8_t *slot_used;         /* max_slots entries */
+    struct rk_parked *parked;
+    size_t nr_parked;
 };
 
 struct rk_vcpu {
     struct rk_object obj;
     struct rk_vm *vm;
+    uint32_t id;
     int vcpu_fd;
     struct kvm_run *kvm_run;
+    struct rk_reset_state *reset; /* its state after KVM_CREATE_VCPU */
     struct revirt_run *run;
 
     atomic_bool busy;           /* a thread is in a call that runs it */
@@ -81,6 +96,7 @@ void rk_put(struct rk_object *obj);
 
 /* revirt-kvm-system.c */
 int rk_system_call(struct rk_system *sys, uint32_t request, void *arg);
+int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out);
 void rk_system_free(struct rk_system *sys);
 
 /* revirt-kvm-memory.c */
@@ -99,6 +115,12 @@ void rk_vcpu_free(struct rk_vcpu *vcpu);
 
 /* revirt-kvm-inject.c */
 int rk_vcpu_inject(struct rk_vcpu *vcpu, const struct revirt_event *ev);
+
+/* revirt-kvm-park.c */
+struct rk_reset_state *rk_reset_capture(struct rk_vm *vm, int fd);
+void rk_vcpu_park(struct rk_vm *vm, struct rk_vcpu *vcpu);
+int rk_vcpu_unpark(struct rk_vm *vm, struct rk_vcpu *vcpu);
+void rk_vm_free_parked(struct rk_vm *vm);
 
 /* revirt-kvm-run.c */
 int rk_vcpu_run(struct rk_vcpu *vcpu);

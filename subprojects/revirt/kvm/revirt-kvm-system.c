@@ -72,7 +72,7 @@ static int rk_get_supported_cpuid(int kvm_fd, struct revirt_cpuid_table *out)
     return ret;
 }
 
-static int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out)
+int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out)
 {
     struct kvm_msr_list *list;
     int ret;

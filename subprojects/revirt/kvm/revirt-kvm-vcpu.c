@@ -16,6 +16,31 @@
 #include "revirt-kvm.h"
 #include "revirt-kvm-int.h"
 
+/* A new KVM vCPU, with its run page and its reset state. */
+static int rk_vcpu_new_kvm(struct rk_vm *vm, struct rk_vcpu *vcpu)
+{
+    int fd = rk_ioctl(vm->vm_fd, KVM_CREATE_VCPU,
+                      (void *)(unsigned long)vcpu->id);
+
+    if (fd < 0) {
+        return fd;
+    }
+    vcpu->kvm_run = mmap(NULL, vm->vcpu_mmap_size, PROT_READ | PROT_WRITE,
+                         MAP_SHARED, fd, 0);
+    if (vcpu->kvm_run == MAP_FAILED) {
+        close(fd);
+        return -ENOMEM;
+    }
+    vcpu->reset = rk_reset_capture(vm, fd);
+    if (!vcpu->reset) {
+        munmap(vcpu->kvm_run, vm->vcpu_mmap_size);
+        close(fd);
+        return -ENOMEM;
+    }
+    vcpu->vcpu_fd = fd;
+    return 0;
+}
+
 int rk_vcpu_create(struct rk_vm *vm, const struct revirt_vcpu_create *create)
 {
     struct rk_vcpu *vcpu;
@@ -31,18 +56,16 @@ int rk_vcpu_create(struct rk_vm *vm, const struct revirt_vcpu_create *create)
         return -ENOMEM;
     }
     vcpu->obj.kind = RK_VCPU;
-    vcpu->vcpu_fd = rk_ioctl(vm->vm_fd, KVM_CREATE_VCPU,
-                             (void *)(unsigned long)create->vcpu_id);
-    if (vcpu->vcpu_fd < 0) {
-        ret = vcpu->vcpu_fd;
-        free(vcpu);
-        return ret;
+    vcpu->id = create->vcpu_id;
+
+    /* A closed vCPU of this id is reused: KVM never frees an id. */
+    pthread_mutex_lock(&vm->lock);
+    ret = rk_vcpu_unpark(vm, vcpu);
+    if (ret == 0) {
+        ret = rk_vcpu_new_kvm(vm, vcpu);
     }
-    vcpu->kvm_run = mmap(NULL, vm->vcpu_mmap_size, PROT_READ | PROT_WRITE,
-                         MAP_SHARED, vcpu->vcpu_fd, 0);
-    if (vcpu->kvm_run == MAP_FAILED) {
-        ret = -errno;
-        close(vcpu->vcpu_fd);
+    pthread_mutex_unlock(&vm->lock);
+    if (ret < 0) {
         free(vcpu);
         return ret;
     }
@@ -60,8 +83,7 @@ int rk_vcpu_create(struct rk_vm *vm, const struct revirt_vcpu_create *create)
 
 void rk_vcpu_free(struct rk_vcpu *vcpu)
 {
-    munmap(vcpu->kvm_run, vcpu->vm->vcpu_mmap_size);
-    close(vcpu->vcpu_fd);
+    rk_vcpu_park(vcpu->vm, vcpu);
     rk_put(&vcpu->vm->obj);
     free(vcpu);
 }

@@ -28,6 +28,13 @@
  */
 int revirt_kvm_open(void);
 
+/*
+ * KVM never frees a vCPU id: a vCPU created with the vcpu_id of a closed
+ * one takes over the closed one's KVM vCPU, put back in the reset state.
+ * KVM then accepts REVIRT_SET_CPUID only with the table the old vCPU had
+ * when it last ran (-EINVAL otherwise).
+ */
+
 /* A call of revirt-abi.h on a handle of this library. */
 int revirt_kvm_call(int handle, uint32_t request, void *arg);
 

@@ -28,7 +28,10 @@
  * or revirt_kvm_open()), VM handles (REVIRT_CREATE_VM on the system handle)
  * and vCPU handles (REVIRT_CREATE_VCPU on a VM handle).  A handle is closed
  * with the host's close operation (close(2), or revirt_kvm_close()); a VM
- * lives on until its last vCPU handle is closed too.
+ * lives on until its last vCPU handle is closed too.  Closing a handle while
+ * another thread is in a call on it is safe: the call completes, and the
+ * object goes away when the last such call returns.  Closing a vCPU handle
+ * kicks the vCPU (REVIRT_KICK), so a REVIRT_RUN in progress on it returns.
  *
  * A call is (handle, request, pointer to the request's argument struct).
  * It returns 0, a new handle (>= 0) for the CREATE calls, or a negative
@@ -214,8 +217,12 @@ struct revirt_vcpu_create {
 };
 
 /*
- * REVIRT_CREATE_VCPU: a vCPU in the x86 reset state.  Returns its handle.
- *   -EEXIST  vcpu_id is in use in this VM
+ * REVIRT_CREATE_VCPU: a vCPU in the x86 reset state (CS:IP f000:fff0 with
+ * CS base 0xffff0000, as after RESET), also when its vcpu_id was used by a
+ * vCPU that is closed now (CPU hot-unplug, then hot-plug): nothing of the
+ * old vCPU's state is left but the TSC, which runs on.  Returns its handle.
+ *   -EEXIST  vcpu_id is in use in this VM: its vCPU handle is open, or a
+ *            call on the closed handle has not returned yet
  *   -EINVAL  vcpu_id too large, or a bad run area
  */
 #define REVIRT_CREATE_VCPU      REVIRT_IOW(0x12, struct revirt_vcpu_create)
