@@ -41,21 +41,15 @@ int rk_vcpu_inject(struct rk_vcpu *vcpu, const struct revirt_event *ev)
     struct kvm_vcpu_events events;
     int ret;
 
+    /* Flags and unused fields are checked in revirt-kvm-check.c. */
     switch (ev->type) {
     case REVIRT_EVENT_EXTINT:
-        if (ev->flags || ev->vector > 255) {
+    case REVIRT_EVENT_EXCEPTION:
+        if (ev->vector > (ev->type == REVIRT_EVENT_EXTINT ? 255 : 31)) {
             return -EINVAL;
         }
         break;
     case REVIRT_EVENT_NMI:
-        if (ev->flags) {
-            return -EINVAL;
-        }
-        break;
-    case REVIRT_EVENT_EXCEPTION:
-        if ((ev->flags & ~REVIRT_EVENT_FLAG_ERROR_CODE) || ev->vector > 31) {
-            return -EINVAL;
-        }
         break;
     default:
         return -EINVAL;

@@ -89,6 +89,10 @@ struct rk_vcpu {
     uint32_t pending_len;
 };
 
+/* revirt-kvm-check.c */
+int rk_check_arg(enum rk_kind kind, uint32_t request, const void *arg);
+int rk_check_run_area(const struct revirt_run *run);
+
 /* revirt-kvm-handle.c */
 int rk_handle_new(struct rk_object *obj);
 struct rk_object *rk_get(int handle, int *err);

@@ -172,6 +172,9 @@ int rk_vcpu_run(struct rk_vcpu *vcpu)
     struct kvm_run *kr = vcpu->kvm_run;
     int ret, err;
 
+    if (rk_check_run_area(vcpu->run) < 0) {
+        return -EINVAL;
+    }
     ret = rk_vcpu_set_sigmask(vcpu);
     if (ret < 0) {
         rk_exit_internal(vcpu->run, REVIRT_INTERNAL_OTHER, -ret);

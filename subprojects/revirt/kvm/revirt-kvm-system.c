@@ -200,13 +200,9 @@ int rk_system_call(struct rk_system *sys, uint32_t request, void *arg)
     case REVIRT_GET_SUPPORTED_MSRS:
         return rk_get_supported_msrs(sys->kvm_fd, arg);
     case REVIRT_CREATE_VM: {
-        const struct revirt_vm_create *create = arg;
         struct rk_vm *vm;
         int ret;
 
-        if (create->flags || create->reserved) {
-            return -EINVAL;
-        }
         vm = rk_vm_new(sys, &ret);
         if (!vm) {
             return ret;

@@ -46,7 +46,7 @@ int rk_vcpu_create(struct rk_vm *vm, const struct revirt_vcpu_create *create)
     struct rk_vcpu *vcpu;
     int ret;
 
-    if (create->flags || create->vcpu_id >= vm->caps.max_vcpus ||
+    if (create->vcpu_id >= vm->caps.max_vcpus ||
         !create->run_area || create->run_area & (REVIRT_PAGE_SIZE - 1) ||
         create->run_area_size < vm->caps.run_area_size) {
         return -EINVAL;
@@ -107,7 +107,7 @@ static int rk_vcpu_set_cpuid(struct rk_vcpu *vcpu,
     struct kvm_cpuid2 *cpuid;
     int ret;
 
-    if (table->flags || table->count > REVIRT_MAX_CPUID_ENTRIES) {
+    if (table->count > REVIRT_MAX_CPUID_ENTRIES) {
         return -EINVAL;
     }
     if (vcpu->has_run) {

@@ -38,11 +38,39 @@
  * errno value.  Errors every call can return:
  *   -EBADF   the handle is not open (never opened, or closed)
  *   -ENOTTY  the request is unknown, or not a call for this kind of handle
- *   -EINVAL  a flags or reserved field is not zero, or an argument is out
+ *   -EINVAL  a reserved field is not zero (below), or an argument is out
  *            of its documented range
  *   -EFAULT  the argument pointer is not readable/writable (a kernel
  *            driver checks this; a userspace driver cannot)
  * A call never changes state when it fails, except where noted.
+ *
+ * Reserved fields are what lets a struct grow: every field named flags,
+ * reserved or reserved_in, every flag or prot bit this header does not
+ * define, and every field an event's type does not use.  A VMM sets them
+ * to 0.  A driver checks them before it does anything else, on every call
+ * that reads the struct, and fails the call with -EINVAL if one is not 0:
+ *   REVIRT_CREATE_VM     vm_create: flags, reserved
+ *   REVIRT_MAP_MEMORY    memory_map: flags, undefined prot bits
+ *   REVIRT_UNMAP_MEMORY  memory_unmap: flags, reserved
+ *   REVIRT_CREATE_VCPU   vcpu_create: flags
+ *   REVIRT_RUN           the run area: reserved_in[]; and
+ *                        request_interrupt_window must be 0 or 1
+ *   REVIRT_SET_CPUID     cpuid_table: flags; entries[0 .. count - 1]:
+ *                        reserved, undefined flags bits
+ *   REVIRT_GET_STATE     vcpu_state: flags; with REVIRT_STATE_MSRS,
+ *                        msrs.reserved and entries[0 .. count - 1].reserved
+ *   REVIRT_SET_STATE     as for GET, and with the class named: reserved of
+ *                        each segment, of both dtables, and of events
+ *   REVIRT_INJECT        event: undefined flags bits; for an NMI, vector,
+ *                        error_code and flags; for an EXTINT, error_code
+ *                        and flags; for an EXCEPTION without
+ *                        REVIRT_EVENT_FLAG_ERROR_CODE, error_code
+ * Entries past count and the parts of classes not named in classes are
+ * not read, so not checked.  Structs and fields only the driver writes
+ * (caps, the supported CPUID and MSR lists, the run area's reserved_out
+ * and exit data) have their reserved fields set to 0 by the driver, and a
+ * VMM ignores them: a later version may give them a meaning, announced
+ * in caps.
  */
 
 /* Call numbers: Linux's _IOC layout, so a kernel driver can use ioctl(2). */
