@@ -17,6 +17,7 @@
 #ifndef REVIRT_ABI_H
 #define REVIRT_ABI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define REVIRT_API_VERSION 1
@@ -329,10 +330,20 @@ struct revirt_run {
 /*
  * REVIRT_RUN: run the vCPU until the next exit, described in its run area.
  * An IO-in or MMIO-read exit is completed by the next REVIRT_RUN with the
- * data the VMM put in the run area.  Returns 0 for every exit, including
- * REVIRT_EXIT_INTERRUPTED; an error only if the call itself was bad.
- * Call it from one thread at a time per vCPU.
+ * data the VMM put in the run area, also when that run returns
+ * REVIRT_EXIT_INTERRUPTED without running a guest instruction.  Returns 0
+ * for every exit, including REVIRT_EXIT_INTERRUPTED; an error only if the
+ * call itself was bad.  Call it from one thread at a time per vCPU.
+ *
+ * After every return, also REVIRT_EXIT_INTERRUPTED with no guest
+ * instruction run, exit_reason, ready_for_interrupt, if_flag, cr8 and
+ * apic_base describe the vCPU as it is then: an event still pending shows
+ * as ready_for_interrupt 0.  After REVIRT_EXIT_INTERRUPTED the exit union
+ * and io_data are undefined, and there is no access to complete.
+ * ready_for_interrupt and if_flag are stale once REVIRT_SET_STATE or
+ * REVIRT_INJECT changes the vCPU, until the next REVIRT_RUN returns.
  *   -EBUSY   another thread is in REVIRT_RUN on this vCPU
+ *   -EINVAL  a reserved field of the run area is not 0
  */
 #define REVIRT_RUN              REVIRT_IO(0x20)
 
@@ -506,5 +517,56 @@ struct revirt_event {
  *   -ENOTSUP NMI without FEATURE_NMI
  */
 #define REVIRT_INJECT           REVIRT_IOW(0x25, struct revirt_event)
+
+/*
+ * Layout checks.  The size field of a call number has 14 bits, so every
+ * argument struct is smaller than 16 KiB (a new one adds its line here);
+ * the run area, shared with the driver without a copy, is pinned.
+ */
+#define REVIRT_IOC_SIZE_LIMIT   (1u << 14)
+
+_Static_assert(sizeof(struct revirt_caps) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_caps fits the size field");
+_Static_assert(sizeof(struct revirt_cpuid_table) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_cpuid_table fits the size field");
+_Static_assert(sizeof(struct revirt_msr_index_list) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_msr_index_list fits the size field");
+_Static_assert(sizeof(struct revirt_vm_create) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_vm_create fits the size field");
+_Static_assert(sizeof(struct revirt_memory_map) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_memory_map fits the size field");
+_Static_assert(sizeof(struct revirt_memory_unmap) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_memory_unmap fits the size field");
+_Static_assert(sizeof(struct revirt_vcpu_create) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_vcpu_create fits the size field");
+_Static_assert(sizeof(struct revirt_vcpu_state) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_vcpu_state fits the size field");
+_Static_assert(sizeof(struct revirt_event) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_event fits the size field");
+
+_Static_assert(offsetof(struct revirt_run, request_interrupt_window) == 0,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, reserved_in) == 1,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, cr8) == 8, "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, exit_reason) == 16,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, ready_for_interrupt) == 20,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, if_flag) == 21,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, reserved_out) == 22,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, apic_base) == 24,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, io) == 32, "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, io_data) == 272,
+               "revirt_run layout");
+_Static_assert(sizeof(struct revirt_run) == 272 + REVIRT_IO_DATA_MAX,
+               "revirt_run layout");
+_Static_assert(sizeof(struct revirt_exit_io) == 8 &&
+               sizeof(struct revirt_exit_mmio) == 24 &&
+               sizeof(struct revirt_exit_internal) == 40,
+               "revirt_run exit layouts");
 
 #endif /* REVIRT_ABI_H */
