@@ -169,9 +169,13 @@ static void rk_eat_kick_signals(void)
 
 int rk_vcpu_run(struct rk_vcpu *vcpu)
 {
+    static __thread pid_t tid;
     struct kvm_run *kr = vcpu->kvm_run;
     int ret, err;
 
+    if (!tid) {
+        tid = gettid();
+    }
     if (rk_check_run_area(vcpu->run) < 0) {
         return -EINVAL;
     }
@@ -187,7 +191,7 @@ int rk_vcpu_run(struct rk_vcpu *vcpu)
     kr->request_interrupt_window = vcpu->run->request_interrupt_window;
     kr->cr8 = vcpu->run->cr8;
 
-    atomic_store(&vcpu->run_tid, gettid());
+    atomic_store(&vcpu->run_tid, tid);
     kr->immediate_exit = atomic_exchange(&vcpu->kicked, false);
     ret = ioctl(vcpu->vcpu_fd, KVM_RUN, NULL);
     err = errno;
