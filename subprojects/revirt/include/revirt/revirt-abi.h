@@ -239,7 +239,8 @@ struct revirt_vcpu_create {
     uint32_t flags;             /* 0 */
     /*
      * The vCPU's run area (struct revirt_run) in the VMM: page aligned, at
-     * least caps.run_area_size bytes, valid until the vCPU handle is closed.
+     * least caps.run_area_size bytes, valid until the vCPU handle is closed
+     * and every call on it has returned.
      */
     uint64_t run_area;
     uint64_t run_area_size;
