@@ -19,6 +19,9 @@
 
 #include "revirt-kvm-int.h"
 
+#define RK_BP_VECTOR 3
+#define RK_OF_VECTOR 4
+
 static int rk_inject_exception(struct rk_vcpu *vcpu,
                                const struct revirt_event *ev,
                                struct kvm_vcpu_events *events)
@@ -53,6 +56,15 @@ int rk_vcpu_inject(struct rk_vcpu *vcpu, const struct revirt_event *ev)
         break;
     default:
         return -EINVAL;
+    }
+    if (ev->type == REVIRT_EVENT_EXCEPTION &&
+        (ev->vector == RK_BP_VECTOR || ev->vector == RK_OF_VECTOR)) {
+        /*
+         * KVM takes these for the software exceptions of INT3 and INTO:
+         * it needs an instruction length, and hides them from
+         * KVM_GET_VCPU_EVENTS, so a second one would replace the first.
+         */
+        return -ENOTSUP;
     }
 
     ret = rk_ioctl(vcpu->vcpu_fd, KVM_GET_VCPU_EVENTS, &events);

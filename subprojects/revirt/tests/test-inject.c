@@ -129,6 +129,12 @@ static void test_exception_busy(void)
     g_assert(get_events(&t).exception_pending == 1);
     g_assert(rk_test_expect_outb(&t, 0x10) == 0x06);
     g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
+
+    /* #BP and #OF may be refused; if not, they obey the same rule. */
+    if (inject(&t, REVIRT_EVENT_EXCEPTION, 3) != -ENOTSUP) {
+        g_assert(get_events(&t).exception_pending == 1);
+        g_assert(inject(&t, REVIRT_EVENT_EXCEPTION, 4) == -EBUSY);
+    }
     rk_test_vm_destroy(&t);
 }
 

@@ -515,7 +515,9 @@ struct revirt_event {
  *   -EBUSY   EXTINT while run.ready_for_interrupt is 0, or an event of the
  *            same type is already pending; nothing changes
  *   -EINVAL  unknown type, vector out of range, or unknown flags
- *   -ENOTSUP NMI without FEATURE_NMI
+ *   -ENOTSUP NMI without FEATURE_NMI; or an EXCEPTION the driver cannot
+ *            inject as a hardware exception: a driver may refuse 3 (#BP)
+ *            and 4 (#OF), which x86 raises only for INT3 and INTO
  */
 #define REVIRT_INJECT           REVIRT_IOW(0x25, struct revirt_event)
 
