@@ -90,6 +90,20 @@ void rk_put(struct rk_object *obj)
     }
 }
 
+static int rk_call(struct rk_object *obj, uint32_t request, void *arg)
+{
+    switch (obj->kind) {
+    case RK_SYSTEM:
+        return rk_system_call((struct rk_system *)obj, request, arg);
+    case RK_VM:
+        return rk_vm_call((struct rk_vm *)obj, request, arg);
+    case RK_VCPU:
+        return rk_vcpu_call((struct rk_vcpu *)obj, request, arg);
+    default:
+        return -ENOTTY;
+    }
+}
+
 int revirt_kvm_call(int handle, uint32_t request, void *arg)
 {
     struct rk_object *obj;
@@ -99,19 +113,9 @@ int revirt_kvm_call(int handle, uint32_t request, void *arg)
     if (!obj) {
         return ret;
     }
-    switch (obj->kind) {
-    case RK_SYSTEM:
-        ret = rk_system_call((struct rk_system *)obj, request, arg);
-        break;
-    case RK_VM:
-        ret = rk_vm_call((struct rk_vm *)obj, request, arg);
-        break;
-    case RK_VCPU:
-        ret = rk_vcpu_call((struct rk_vcpu *)obj, request, arg);
-        break;
-    default:
-        ret = -ENOTTY;
-        break;
+    ret = rk_check_arg(obj->kind, request, arg);
+    if (ret == 0) {
+        ret = rk_call(obj, request, arg);
     }
     rk_put(obj);
     return ret;
@@ -129,6 +133,10 @@ int revirt_kvm_close(int handle)
     pthread_mutex_unlock(&table_lock);
     if (!obj) {
         return -EBADF;
+    }
+    if (obj->kind == RK_VCPU) {
+        /* A run in progress returns, and the vCPU goes when it has. */
+        rk_vcpu_kick((struct rk_vcpu *)obj);
     }
     rk_put(obj);
     return 0;

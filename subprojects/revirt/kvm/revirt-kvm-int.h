@@ -44,6 +44,14 @@ struct rk_mapping {
     uint32_t slot;              /* KVM memslot id */
 };
 
+/* A closed vCPU's KVM vCPU, kept for the next vCPU of its id. */
+struct rk_parked {
+    uint32_t id;
+    int fd;
+    struct kvm_run *kvm_run;
+    struct rk_reset_state *reset;
+};
+
 struct rk_vm {
     struct rk_object obj;
     int vm_fd;
@@ -52,23 +60,32 @@ struct rk_vm {
     bool svm;
     int max_slots;
     uint64_t mcg_cap;           /* of the system it was created on */
+    size_t xsave_size;          /* bytes of KVM's XSAVE image */
+    uint32_t *msr_indices;      /* the MSRs KVM lists */
+    uint32_t nr_msr_indices;
 
     pthread_mutex_t lock;       /* protects what follows */
     struct rk_mapping *mappings; /* sorted by gpa, never overlapping */
     size_t nr_mappings;
     uint8_t *slot_used;         /* max_slots entries */
+    struct rk_parked *parked;
+    size_t nr_parked;
 };
 
 struct rk_vcpu {
     struct rk_object obj;
     struct rk_vm *vm;
+    uint32_t id;
     int vcpu_fd;
     struct kvm_run *kvm_run;
+    struct rk_reset_state *reset; /* its state after KVM_CREATE_VCPU */
     struct revirt_run *run;
 
     atomic_bool busy;           /* a thread is in a call that runs it */
-    atomic_bool in_run;         /* that call is REVIRT_RUN */
-    pthread_t thread;           /* the thread in REVIRT_RUN, when in_run */
+    atomic_bool kicked;         /* kicked since the last run started */
+    atomic_int run_tid;         /* the thread in REVIRT_RUN, or 0 */
+    bool sigmask_valid;         /* KVM has sigmask for KVM_RUN */
+    uint64_t sigmask;
     bool has_run;
     bool mce_setup;             /* MCG_CAP was set */
     /* An IN or MMIO read to complete at the next run: where the data goes. */
@@ -77,6 +94,10 @@ struct rk_vcpu {
     uint32_t pending_len;
 };
 
+/* revirt-kvm-check.c */
+int rk_check_arg(enum rk_kind kind, uint32_t request, const void *arg);
+int rk_check_run_area(const struct revirt_run *run);
+
 /* revirt-kvm-handle.c */
 int rk_handle_new(struct rk_object *obj);
 struct rk_object *rk_get(int handle, int *err);
@@ -84,6 +105,7 @@ void rk_put(struct rk_object *obj);
 
 /* revirt-kvm-system.c */
 int rk_system_call(struct rk_system *sys, uint32_t request, void *arg);
+int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out);
 void rk_system_free(struct rk_system *sys);
 
 /* revirt-kvm-memory.c */
@@ -99,6 +121,19 @@ void rk_vm_free(struct rk_vm *vm);
 int rk_vcpu_create(struct rk_vm *vm, const struct revirt_vcpu_create *create);
 int rk_vcpu_call(struct rk_vcpu *vcpu, uint32_t request, void *arg);
 void rk_vcpu_free(struct rk_vcpu *vcpu);
+
+/* revirt-kvm-inject.c */
+int rk_vcpu_inject(struct rk_vcpu *vcpu, const struct revirt_event *ev);
+
+/* revirt-kvm-park.c */
+struct rk_reset_state *rk_reset_capture(struct rk_vm *vm, int fd);
+void rk_vcpu_park(struct rk_vm *vm, struct rk_vcpu *vcpu);
+int rk_vcpu_unpark(struct rk_vm *vm, struct rk_vcpu *vcpu);
+void rk_vm_free_parked(struct rk_vm *vm);
+
+/* revirt-kvm-run.c */
+int rk_vcpu_run(struct rk_vcpu *vcpu);
+int rk_vcpu_kick(struct rk_vcpu *vcpu);
 
 /* revirt-kvm-state.c */
 int rk_state_get(struct rk_vcpu *vcpu, struct revirt_vcpu_state *state);

@@ -65,7 +65,7 @@ int rk_vm_map(struct rk_vm *vm, const struct revirt_memory_map *map)
     size_t pos;
     int ret;
 
-    if (map->flags || !(map->prot & REVIRT_PROT_READ) ||
+    if (!(map->prot & REVIRT_PROT_READ) ||
         (map->prot & ~known) || (map->hva & RK_PAGE_MASK)) {
         return -EINVAL;
     }
@@ -142,9 +142,6 @@ int rk_vm_unmap(struct rk_vm *vm, const struct revirt_memory_unmap *unmap)
     bool found = false;
     int ret;
 
-    if (unmap->flags || unmap->reserved) {
-        return -EINVAL;
-    }
     ret = rk_check_range(vm, unmap->gpa, unmap->size);
     if (ret < 0) {
         return ret;

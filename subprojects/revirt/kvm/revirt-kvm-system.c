@@ -109,7 +109,7 @@ static int rk_get_supported_cpuid(int kvm_fd, struct revirt_cpuid_table *out)
     return ret;
 }
 
-static int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out)
+int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out)
 {
     struct kvm_msr_list *list;
     int ret;
@@ -343,13 +343,9 @@ int rk_system_call(struct rk_system *sys, uint32_t request, void *arg)
         return ret < 0 ? ret : rk_add_unlisted_msrs(sys, arg);
     }
     case REVIRT_CREATE_VM: {
-        const struct revirt_vm_create *create = arg;
         struct rk_vm *vm;
         int ret;
 
-        if (create->flags || create->reserved) {
-            return -EINVAL;
-        }
         vm = rk_vm_new(sys, &ret);
         if (!vm) {
             return ret;

@@ -8,9 +8,34 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "revirt-kvm-int.h"
+
+/* What a vCPU's reset state is made of: the XSAVE size and the MSRs. */
+static int rk_vm_reset_info(struct rk_vm *vm, int kvm_fd)
+{
+    struct revirt_msr_index_list *list = malloc(sizeof(*list));
+    int size, ret;
+
+    size = rk_ioctl(vm->vm_fd, KVM_CHECK_EXTENSION,
+                    (void *)(long)KVM_CAP_XSAVE2);
+    vm->xsave_size = size > (int)sizeof(struct kvm_xsave) ?
+                     (size_t)size : sizeof(struct kvm_xsave);
+    ret = list ? rk_get_supported_msrs(kvm_fd, list) : -ENOMEM;
+    if (ret == 0) {
+        vm->msr_indices = malloc((list->count + 1) * sizeof(uint32_t));
+        ret = vm->msr_indices ? 0 : -ENOMEM;
+    }
+    if (ret == 0) {
+        memcpy(vm->msr_indices, list->indices,
+               list->count * sizeof(uint32_t));
+        vm->nr_msr_indices = list->count;
+    }
+    free(list);
+    return ret;
+}
 
 struct rk_vm *rk_vm_new(struct rk_system *sys, int *err)
 {
@@ -41,6 +66,11 @@ struct rk_vm *rk_vm_new(struct rk_system *sys, int *err)
     vm->slot_used = calloc(vm->max_slots, 1);
     if (!vm->slot_used) {
         *err = -ENOMEM;
+        rk_vm_free(vm);
+        return NULL;
+    }
+    *err = rk_vm_reset_info(vm, sys->kvm_fd);
+    if (*err < 0) {
         rk_vm_free(vm);
         return NULL;
     }
@@ -79,7 +109,9 @@ void rk_vm_free(struct rk_vm *vm)
     if (vm->vm_fd >= 0) {
         close(vm->vm_fd);
     }
+    rk_vm_free_parked(vm);
     pthread_mutex_destroy(&vm->lock);
+    free(vm->msr_indices);
     free(vm->mappings);
     free(vm->slot_used);
     free(vm);

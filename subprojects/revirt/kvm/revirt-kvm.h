@@ -20,10 +20,20 @@
  *   -ENOTSUP KVM lacks what the driver needs (API 12, user memory,
  *            immediate exit, XSAVE)
  * The driver interrupts a running vCPU with the real-time signal
- * REVIRT_KVM_KICK_SIGNAL, which it installs a no-op handler for and
- * unblocks in the threads that call REVIRT_RUN.
+ * REVIRT_KVM_KICK_SIGNAL, which it installs a no-op handler for.  It
+ * blocks that signal in every thread that calls REVIRT_RUN and unblocks it
+ * only inside KVM_RUN (KVM_SET_SIGNAL_MASK, with the rest of the thread's
+ * mask as it is at each REVIRT_RUN), so a kick never interrupts the VMM's
+ * own system calls, whatever signal mask its threads have.
  */
 int revirt_kvm_open(void);
+
+/*
+ * KVM never frees a vCPU id: a vCPU created with the vcpu_id of a closed
+ * one takes over the closed one's KVM vCPU, put back in the reset state.
+ * KVM then accepts REVIRT_SET_CPUID only with the table the old vCPU had
+ * when it last ran (-EINVAL otherwise).
+ */
 
 /* A call of revirt-abi.h on a handle of this library. */
 int revirt_kvm_call(int handle, uint32_t request, void *arg);

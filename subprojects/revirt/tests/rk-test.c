@@ -29,7 +29,6 @@ void rk_test_vm_init(RkTestVm *t)
 {
     struct revirt_vm_create vc = { 0 };
     struct revirt_memory_map map;
-    struct revirt_vcpu_create cc;
 
     memset(t, 0, sizeof(*t));
     t->sys = revirt_kvm_open();
@@ -47,40 +46,58 @@ void rk_test_vm_init(RkTestVm *t)
     };
     g_assert(revirt_kvm_call(t->vm, REVIRT_MAP_MEMORY, &map) == 0);
 
-    t->run = rk_test_alloc(t->caps.run_area_size);
-    cc = (struct revirt_vcpu_create) {
-        .vcpu_id = 0, .run_area = (uintptr_t)t->run,
-        .run_area_size = t->caps.run_area_size,
-    };
-    t->vcpu = revirt_kvm_call(t->vm, REVIRT_CREATE_VCPU, &cc);
-    g_assert(t->vcpu >= 0);
+    t->vcpu = rk_test_vcpu_new(t, 0, &t->run);
 }
 
 void rk_test_vm_destroy(RkTestVm *t)
 {
-    g_assert(revirt_kvm_close(t->vcpu) == 0);
+    rk_test_vcpu_free(t, t->vcpu, t->run);
     g_assert(revirt_kvm_close(t->vm) == 0);
     g_assert(revirt_kvm_close(t->sys) == 0);
-    rk_test_free(t->run, t->caps.run_area_size);
     rk_test_free(t->ram, RK_TEST_RAM_SIZE);
+}
+
+int rk_test_vcpu_new(RkTestVm *t, uint32_t vcpu_id, struct revirt_run **run)
+{
+    struct revirt_vcpu_create cc;
+    int vcpu;
+
+    *run = rk_test_alloc(t->caps.run_area_size);
+    cc = (struct revirt_vcpu_create) {
+        .vcpu_id = vcpu_id, .run_area = (uintptr_t)*run,
+        .run_area_size = t->caps.run_area_size,
+    };
+    vcpu = revirt_kvm_call(t->vm, REVIRT_CREATE_VCPU, &cc);
+    g_assert(vcpu >= 0);
+    return vcpu;
+}
+
+void rk_test_vcpu_free(RkTestVm *t, int vcpu, struct revirt_run *run)
+{
+    g_assert(revirt_kvm_close(vcpu) == 0);
+    rk_test_free(run, t->caps.run_area_size);
 }
 
 void rk_test_load(RkTestVm *t, const uint8_t *start, const uint8_t *end)
 {
-    struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state, 1);
-
     g_assert((end - start) < (RK_TEST_RAM_SIZE - RK_TEST_CODE_GPA));
     memcpy(t->ram + RK_TEST_CODE_GPA, start, end - start);
+    rk_test_set_entry(t->vcpu);
+}
+
+void rk_test_set_entry(int vcpu)
+{
+    struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state, 1);
 
     st->classes = REVIRT_STATE_REGS | REVIRT_STATE_SEGMENTS;
-    g_assert(revirt_kvm_call(t->vcpu, REVIRT_GET_STATE, st) == 0);
+    g_assert(revirt_kvm_call(vcpu, REVIRT_GET_STATE, st) == 0);
     st->segments.cs.selector = 0;
     st->segments.cs.base = 0;
     memset(&st->regs, 0, sizeof(st->regs));
     st->regs.rip = RK_TEST_CODE_GPA;
     st->regs.rsp = 0x800;
     st->regs.rflags = 2;
-    g_assert(revirt_kvm_call(t->vcpu, REVIRT_SET_STATE, st) == 0);
+    g_assert(revirt_kvm_call(vcpu, REVIRT_SET_STATE, st) == 0);
     g_free(st);
 }
 

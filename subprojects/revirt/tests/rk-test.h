@@ -44,6 +44,13 @@ void rk_test_vm_destroy(RkTestVm *t);
 /* Copy a program to RK_TEST_CODE_GPA and point CS:IP at it. */
 void rk_test_load(RkTestVm *t, const uint8_t *start, const uint8_t *end);
 
+/* Point a vCPU's CS:IP at RK_TEST_CODE_GPA, with clear registers. */
+void rk_test_set_entry(int vcpu);
+
+/* Another vCPU of t's VM, with its run area in *run. */
+int rk_test_vcpu_new(RkTestVm *t, uint32_t vcpu_id, struct revirt_run **run);
+void rk_test_vcpu_free(RkTestVm *t, int vcpu, struct revirt_run *run);
+
 /* Run the vCPU once and return the exit reason. */
 uint32_t rk_test_run(RkTestVm *t);
 

@@ -43,9 +43,12 @@ static void revirt_pre_run(CPUState *cpu)
 
     qemu_mutex_lock_iothread();
     if (cpu->interrupt_request & CPU_INTERRUPT_NMI) {
-        cpu->interrupt_request &= ~CPU_INTERRUPT_NMI;
         ret = revirt_inject(cpu, REVIRT_EVENT_NMI, 0);
-        if (ret < 0) {
+        /* -EBUSY: one is pending already; send this one after it. */
+        if (ret != -EBUSY) {
+            cpu->interrupt_request &= ~CPU_INTERRUPT_NMI;
+        }
+        if (ret < 0 && ret != -EBUSY) {
             error_report("revirt: vCPU %d: NMI lost: %s", cpu->cpu_index,
                          strerror(-ret));
         }

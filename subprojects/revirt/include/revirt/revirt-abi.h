@@ -17,6 +17,7 @@
 #ifndef REVIRT_ABI_H
 #define REVIRT_ABI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define REVIRT_API_VERSION 1
@@ -28,18 +29,49 @@
  * or revirt_kvm_open()), VM handles (REVIRT_CREATE_VM on the system handle)
  * and vCPU handles (REVIRT_CREATE_VCPU on a VM handle).  A handle is closed
  * with the host's close operation (close(2), or revirt_kvm_close()); a VM
- * lives on until its last vCPU handle is closed too.
+ * lives on until its last vCPU handle is closed too.  Closing a handle while
+ * another thread is in a call on it is safe: the call completes, and the
+ * object goes away when the last such call returns.  Closing a vCPU handle
+ * kicks the vCPU (REVIRT_KICK), so a REVIRT_RUN in progress on it returns.
  *
  * A call is (handle, request, pointer to the request's argument struct).
  * It returns 0, a new handle (>= 0) for the CREATE calls, or a negative
  * errno value.  Errors every call can return:
  *   -EBADF   the handle is not open (never opened, or closed)
  *   -ENOTTY  the request is unknown, or not a call for this kind of handle
- *   -EINVAL  a flags or reserved field is not zero, or an argument is out
+ *   -EINVAL  a reserved field is not zero (below), or an argument is out
  *            of its documented range
  *   -EFAULT  the argument pointer is not readable/writable (a kernel
  *            driver checks this; a userspace driver cannot)
  * A call never changes state when it fails, except where noted.
+ *
+ * Reserved fields are what lets a struct grow: every field named flags,
+ * reserved or reserved_in, every flag or prot bit this header does not
+ * define, and every field an event's type does not use.  A VMM sets them
+ * to 0.  A driver checks them before it does anything else, on every call
+ * that reads the struct, and fails the call with -EINVAL if one is not 0:
+ *   REVIRT_CREATE_VM     vm_create: flags, reserved
+ *   REVIRT_MAP_MEMORY    memory_map: flags, undefined prot bits
+ *   REVIRT_UNMAP_MEMORY  memory_unmap: flags, reserved
+ *   REVIRT_CREATE_VCPU   vcpu_create: flags
+ *   REVIRT_RUN           the run area: reserved_in[]; and
+ *                        request_interrupt_window must be 0 or 1
+ *   REVIRT_SET_CPUID     cpuid_table: flags; entries[0 .. count - 1]:
+ *                        reserved, undefined flags bits
+ *   REVIRT_GET_STATE     vcpu_state: flags; with REVIRT_STATE_MSRS,
+ *                        msrs.reserved and entries[0 .. count - 1].reserved
+ *   REVIRT_SET_STATE     as for GET, and with the class named: reserved of
+ *                        each segment, of both dtables, and of events
+ *   REVIRT_INJECT        event: undefined flags bits; for an NMI, vector,
+ *                        error_code and flags; for an EXTINT, error_code
+ *                        and flags; for an EXCEPTION without
+ *                        REVIRT_EVENT_FLAG_ERROR_CODE, error_code
+ * Entries past count and the parts of classes not named in classes are
+ * not read, so not checked.  Structs and fields only the driver writes
+ * (caps, the supported CPUID and MSR lists, the run area's reserved_out
+ * and exit data) have their reserved fields set to 0 by the driver, and a
+ * VMM ignores them: a later version may give them a meaning, announced
+ * in caps.
  */
 
 /* Call numbers: Linux's _IOC layout, so a kernel driver can use ioctl(2). */
@@ -218,15 +250,20 @@ struct revirt_vcpu_create {
     uint32_t flags;             /* 0 */
     /*
      * The vCPU's run area (struct revirt_run) in the VMM: page aligned, at
-     * least caps.run_area_size bytes, valid until the vCPU handle is closed.
+     * least caps.run_area_size bytes, valid until the vCPU handle is closed
+     * and every call on it has returned.
      */
     uint64_t run_area;
     uint64_t run_area_size;
 };
 
 /*
- * REVIRT_CREATE_VCPU: a vCPU in the x86 reset state.  Returns its handle.
- *   -EEXIST  vcpu_id is in use in this VM
+ * REVIRT_CREATE_VCPU: a vCPU in the x86 reset state (CS:IP f000:fff0 with
+ * CS base 0xffff0000, as after RESET), also when its vcpu_id was used by a
+ * vCPU that is closed now (CPU hot-unplug, then hot-plug): nothing of the
+ * old vCPU's state is left but the TSC, which runs on.  Returns its handle.
+ *   -EEXIST  vcpu_id is in use in this VM: its vCPU handle is open, or a
+ *            call on the closed handle has not returned yet
  *   -EINVAL  vcpu_id too large, or a bad run area
  */
 #define REVIRT_CREATE_VCPU      REVIRT_IOW(0x12, struct revirt_vcpu_create)
@@ -319,18 +356,37 @@ struct revirt_run {
 /*
  * REVIRT_RUN: run the vCPU until the next exit, described in its run area.
  * An IO-in or MMIO-read exit is completed by the next REVIRT_RUN with the
- * data the VMM put in the run area.  Returns 0 for every exit, including
- * REVIRT_EXIT_INTERRUPTED; an error only if the call itself was bad.
- * Call it from one thread at a time per vCPU.
+ * data the VMM put in the run area, also when that run returns
+ * REVIRT_EXIT_INTERRUPTED without running a guest instruction.  Returns 0
+ * for every exit, including REVIRT_EXIT_INTERRUPTED; an error only if the
+ * call itself was bad.  Call it from one thread at a time per vCPU.
+ *
+ * After every return, also REVIRT_EXIT_INTERRUPTED with no guest
+ * instruction run, exit_reason, ready_for_interrupt, if_flag, cr8 and
+ * apic_base describe the vCPU as it is then: an event still pending shows
+ * as ready_for_interrupt 0.  After REVIRT_EXIT_INTERRUPTED the exit union
+ * and io_data are undefined, and there is no access to complete.
+ * ready_for_interrupt and if_flag are stale once REVIRT_SET_STATE or
+ * REVIRT_INJECT changes the vCPU, until the next REVIRT_RUN returns.
  *   -EBUSY   another thread is in REVIRT_RUN on this vCPU
+ *   -EINVAL  a reserved field of the run area is not 0
  */
 #define REVIRT_RUN              REVIRT_IO(0x20)
 
 /*
- * REVIRT_KICK: from any thread, make the vCPU's REVIRT_RUN in progress
- * return promptly with REVIRT_EXIT_INTERRUPTED; with none in progress, the
- * next one returns so before running the guest.  Kicks do not queue: one
- * interrupted return consumes every kick made before it.
+ * REVIRT_KICK: from any thread, at any time, never blocking; it changes no
+ * guest state.  What it does depends on where the vCPU's REVIRT_RUN is:
+ *   - no REVIRT_RUN in progress: the next REVIRT_RUN completes a pending
+ *     IN or MMIO read, runs no guest instruction and returns
+ *     REVIRT_EXIT_INTERRUPTED;
+ *   - a REVIRT_RUN in progress (before, in or after guest execution): it
+ *     returns promptly, with REVIRT_EXIT_INTERRUPTED or with the exit it
+ *     was already making; in the second case the next REVIRT_RUN returns
+ *     as if the kick had come before it.
+ * Kicks do not queue: a REVIRT_RUN that returns REVIRT_EXIT_INTERRUPTED
+ * answers every kick made before it returned.  REVIRT_EXIT_INTERRUPTED may
+ * also come without a kick of its own (a kick that raced with an earlier
+ * exit, or a host signal): a VMM checks its requests and runs again.
  */
 #define REVIRT_KICK             REVIRT_IO(0x21)
 
@@ -563,12 +619,74 @@ struct revirt_event {
 };
 
 /*
- * REVIRT_INJECT: deliver an event at the next REVIRT_RUN.
+ * REVIRT_INJECT: make an event pending; the guest takes it at the next
+ * REVIRT_RUN that enters it.  At most one event of each type is pending.
+ * An event stays pending until the guest has taken it: a REVIRT_RUN that
+ * returns INTERRUPTED before entering the guest, or that exits before the
+ * delivery completed, leaves it pending, and an NMI injected while NMIs
+ * are blocked (nmi_masked) stays pending until they are unblocked.
+ * REVIRT_GET_STATE of REVIRT_STATE_EVENTS reports what is pending
+ * (interrupt_pending and interrupt_vector, nmi_pending, exception_pending
+ * and its vector); REVIRT_SET_STATE of that class replaces it, so setting
+ * interrupt_pending to 0 cancels a pending EXTINT.
  *   -EBUSY   EXTINT while run.ready_for_interrupt is 0, or an event of the
- *            same type is already pending
+ *            same type is already pending; nothing changes
  *   -EINVAL  unknown type, vector out of range, or unknown flags
- *   -ENOTSUP NMI without FEATURE_NMI
+ *   -ENOTSUP NMI without FEATURE_NMI; or an EXCEPTION the driver cannot
+ *            inject as a hardware exception: a driver may refuse 3 (#BP)
+ *            and 4 (#OF), which x86 raises only for INT3 and INTO
  */
 #define REVIRT_INJECT           REVIRT_IOW(0x25, struct revirt_event)
+
+/*
+ * Layout checks.  The size field of a call number has 14 bits, so every
+ * argument struct is smaller than 16 KiB (a new one adds its line here);
+ * the run area, shared with the driver without a copy, is pinned.
+ */
+#define REVIRT_IOC_SIZE_LIMIT   (1u << 14)
+
+_Static_assert(sizeof(struct revirt_caps) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_caps fits the size field");
+_Static_assert(sizeof(struct revirt_cpuid_table) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_cpuid_table fits the size field");
+_Static_assert(sizeof(struct revirt_msr_index_list) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_msr_index_list fits the size field");
+_Static_assert(sizeof(struct revirt_vm_create) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_vm_create fits the size field");
+_Static_assert(sizeof(struct revirt_memory_map) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_memory_map fits the size field");
+_Static_assert(sizeof(struct revirt_memory_unmap) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_memory_unmap fits the size field");
+_Static_assert(sizeof(struct revirt_vcpu_create) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_vcpu_create fits the size field");
+_Static_assert(sizeof(struct revirt_vcpu_state) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_vcpu_state fits the size field");
+_Static_assert(sizeof(struct revirt_event) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_event fits the size field");
+
+_Static_assert(offsetof(struct revirt_run, request_interrupt_window) == 0,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, reserved_in) == 1,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, cr8) == 8, "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, exit_reason) == 16,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, ready_for_interrupt) == 20,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, if_flag) == 21,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, reserved_out) == 22,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, apic_base) == 24,
+               "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, io) == 32, "revirt_run layout");
+_Static_assert(offsetof(struct revirt_run, io_data) == 272,
+               "revirt_run layout");
+_Static_assert(sizeof(struct revirt_run) == 272 + REVIRT_IO_DATA_MAX,
+               "revirt_run layout");
+_Static_assert(sizeof(struct revirt_exit_io) == 8 &&
+               sizeof(struct revirt_exit_mmio) == 24 &&
+               sizeof(struct revirt_exit_internal) == 40,
+               "revirt_run exit layouts");
 
 #endif /* REVIRT_ABI_H */
