@@ -39,7 +39,10 @@ static struct revirt_vcpu_state *get_all(RkTestVm *t, int vcpu,
     return st;
 }
 
-/* The listed MSRs a new vCPU can read and write back, but the TSC's. */
+/*
+ * The listed MSRs a new vCPU can read and write back, but the TSC's and
+ * MCG_CAP, which configures the vCPU (writing it sets up the banks).
+ */
 static void readable_msrs(RkTestVm *t, int vcpu, struct revirt_msrs *msrs)
 {
     struct revirt_msr_index_list *list = g_new0(struct revirt_msr_index_list,
@@ -56,6 +59,7 @@ static void readable_msrs(RkTestVm *t, int vcpu, struct revirt_msrs *msrs)
         }
         st->msrs.entries[0].index = list->indices[i];
         if (list->indices[i] != 0x10 && list->indices[i] != 0x3b &&
+            list->indices[i] != 0x179 &&
             revirt_kvm_call(vcpu, REVIRT_GET_STATE, st) == 0 &&
             revirt_kvm_call(vcpu, REVIRT_SET_STATE, st) == 0) {
             msrs->entries[msrs->count++].index = list->indices[i];
