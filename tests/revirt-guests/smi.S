@@ -21,11 +21,7 @@
 _start:
     run_from_ram in_ram
 in_ram:
-    lgdtl %cs:gdt_desc
-    mov %cr0, %eax
-    or $1, %eax
-    mov %eax, %cr0
-    ljmpl $0x08, $(RAM_BASE + flat)
+    enter_flat32 flat
 
     .code32
 flat:
@@ -40,15 +36,7 @@ flat:
     jmp 1b
     .code16
 
-    .p2align 3
-gdt:
-    .quad 0
-    .quad 0x00cf9a000000ffff    /* 0x08: flat 32-bit code */
-    .quad 0x00cf92000000ffff    /* 0x10: flat 32-bit data */
-gdt_end:
-gdt_desc:
-    .word gdt_end - gdt - 1
-    .long RAM_BASE + gdt
+    flat_gdt
 
     .org 0xfff0
     ljmp $0xf000, $_start

@@ -11,7 +11,9 @@
 
 #include "ram-copy.S.inc"
 
+/* The jump lands at RAM_BASE + STRAY_OFFSET. */
 #define STRAY_TARGET 0xe0000000
+#define STRAY_OFFSET (STRAY_TARGET - RAM_BASE)
 
     .code16
     .text
@@ -19,20 +21,9 @@
 _start:
     run_from_ram in_ram
 in_ram:
-    lgdtl %cs:gdt_desc
-    mov %cr0, %eax
-    or $1, %eax
-    mov %eax, %cr0
-    ljmpl $0x08, $STRAY_TARGET
+    enter_flat32 STRAY_OFFSET
 
-    .p2align 3
-gdt:
-    .quad 0
-    .quad 0x00cf9a000000ffff    /* 0x08: flat 32-bit code */
-gdt_end:
-gdt_desc:
-    .word gdt_end - gdt - 1
-    .long RAM_BASE + gdt
+    flat_gdt
 
     .org 0xfff0
     ljmp $0xf000, $_start
