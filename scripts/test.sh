@@ -3,7 +3,8 @@
 # tests, QEMU's revirt qtest (guests under -accel revirt / kvm / tcg, which
 # must agree; bad input; a guest revirt cannot run), and the check that
 # patches/ matches the sources and the build.
-# Ends with "N passed, M failed"; exits non-zero if anything failed.
+# Ends with "N passed, M failed, K skipped"; exits non-zero if anything
+# failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/config.sh
@@ -12,15 +13,17 @@ scripts/build.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0
 failed=0
+skipped=0
 pass() { passed=$((passed + 1)); echo "PASS: $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
+skip() { skipped=$((skipped + 1)); echo "SKIP: $*"; }
 check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; fi; }
 # tap NAME: count the TAP results on stdin as passes and failures.
 tap() {
     local line
     while read -r line; do
         case "$line" in
-        "ok "*"# SKIP"*) echo "SKIP: ${line#ok }" ;;
+        "ok "*"# SKIP"*) skip "$1: ${line#ok [0-9]* }" ;;
         "ok "*) pass "$1: ${line#ok [0-9]* }" ;;
         "not ok "*) fail "$1: ${line#not ok [0-9]* }" ;;
         "# Start of"* | "# End of"*) ;;
@@ -71,5 +74,5 @@ am_check() {
 }
 check "git am of patches/ on the pristine source gives the built tree" am_check
 
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]
