@@ -117,16 +117,16 @@ static void test_guest_writes(void)
     g_assert(map(&t, LOG_GPA, LOG_SIZE, buf) == 0);
     g_assert(log_call(&t, REVIRT_LOG_START, LOG_GPA, LOG_SIZE) == 0);
     g_assert(get_log(&t, LOG_GPA, LOG_SIZE, &bits) == 0);
-    g_assert_cmphex(bits, ==, 0);
+    g_assert(bits == 0);
 
     rk_test_load(&t, writer_start, writer_end);
     rk_test_expect_outb(&t, 0x10);
     /* What the VMM writes through its own mapping is not reported. */
     buf[7 * REVIRT_PAGE_SIZE] = 1;
     g_assert(get_log(&t, LOG_GPA, LOG_SIZE, &bits) == 0);
-    g_assert_cmphex(bits, ==, PAGES(0, 3, 15, 16, 31));
+    g_assert(bits == PAGES(0, 3, 15, 16, 31));
     g_assert(get_log(&t, LOG_GPA, LOG_SIZE, &bits) == 0);
-    g_assert_cmphex(bits, ==, 0);
+    g_assert(bits == 0);
 
     /* The driver writes the data of a string IN for the guest. */
     g_assert(rk_test_run(&t) == REVIRT_EXIT_IO);
@@ -135,17 +135,17 @@ static void test_guest_writes(void)
     rk_test_expect_outb(&t, 0x11);
     g_assert(buf[5 * REVIRT_PAGE_SIZE + 0x40] == 0x5a);
     g_assert(get_log(&t, LOG_GPA, LOG_SIZE, &bits) == 0);
-    g_assert_cmphex(bits, ==, PAGES(5));
+    g_assert(bits == PAGES(5));
 
     /* A range inside the mapping reports and clears only its own pages. */
     rk_test_expect_outb(&t, 0x12);
     g_assert(get_log(&t, LOG_GPA + 0x10000, 0x8000, &bits) == 0);
-    g_assert_cmphex(bits, ==, PAGES(20 - 16));
+    g_assert(bits == PAGES(20 - 16));
     g_assert(get_log(&t, LOG_GPA, LOG_SIZE, &bits) == 0);
-    g_assert_cmphex(bits, ==, PAGES(2));
+    g_assert(bits == PAGES(2));
     /* Bits past a range in its last byte are cleared. */
     g_assert(get_log(&t, LOG_GPA, 3 * REVIRT_PAGE_SIZE, &bits) == 0);
-    g_assert_cmphex(bits, ==, 0);
+    g_assert(bits == 0);
     g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
 
     rk_test_free(buf, LOG_SIZE);
@@ -190,9 +190,9 @@ static void test_start_stop_unmap(void)
     g_assert(unmap(&t, LOG_GPA + 0x8000, 0x4000) == 0);
     g_assert(get_log(&t, LOG_GPA, LOG_SIZE, &bits) == -ENOENT);
     g_assert(get_log(&t, LOG_GPA, 0x8000, &bits) == 0);
-    g_assert_cmphex(bits, ==, PAGES(2));
+    g_assert(bits == PAGES(2));
     g_assert(get_log(&t, LOG_GPA + 0xc000, 0x14000, &bits) == 0);
-    g_assert_cmphex(bits, ==, PAGES(20 - 12));
+    g_assert(bits == PAGES(20 - 12));
 
     /* Pages of the pieces written after the split are logged too. */
     rk_test_load(&t, writer3_start, writer3_end);
@@ -200,7 +200,7 @@ static void test_start_stop_unmap(void)
     g_assert(t.run->mmio.gpa == LOG_GPA + 0x9000);
     g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
     g_assert(get_log(&t, LOG_GPA + 0xc000, 0x14000, &bits) == 0);
-    g_assert_cmphex(bits, ==, PAGES(20 - 12));
+    g_assert(bits == PAGES(20 - 12));
 
     /* Stopped: no log.  Restarted: nothing written yet. */
     g_assert(log_call(&t, REVIRT_LOG_STOP, LOG_GPA, 0x8000) == 0);
@@ -210,18 +210,18 @@ static void test_start_stop_unmap(void)
     g_assert(rk_test_run(&t) == REVIRT_EXIT_MMIO);
     g_assert(log_call(&t, REVIRT_LOG_START, LOG_GPA, 0x8000) == 0);
     g_assert(get_log(&t, LOG_GPA, 0x8000, &bits) == 0);
-    g_assert_cmphex(bits, ==, 0);
+    g_assert(bits == 0);
 
     /* A new mapping does not log until it is started. */
     g_assert(map(&t, LOG_GPA + 0x8000, 0x4000, buf + 0x8000) == 0);
     g_assert(get_log(&t, LOG_GPA, LOG_SIZE, &bits) == -ENOENT);
     g_assert(log_call(&t, REVIRT_LOG_START, LOG_GPA + 0x8000, 0x4000) == 0);
     g_assert(get_log(&t, LOG_GPA, LOG_SIZE, &bits) == 0);
-    g_assert_cmphex(bits, ==, 0);
+    g_assert(bits == 0);
     rk_test_load(&t, writer3_start, writer3_end);
     g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
     g_assert(get_log(&t, LOG_GPA, LOG_SIZE, &bits) == 0);
-    g_assert_cmphex(bits, ==, PAGES(2, 9, 20));
+    g_assert(bits == PAGES(2, 9, 20));
 
     /* Unmapping a logging mapping whole, and mapping it again. */
     g_assert(unmap(&t, LOG_GPA, LOG_SIZE) == 0);
