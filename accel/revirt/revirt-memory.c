@@ -263,7 +263,7 @@ int revirt_memory_listener_register(RevirtState *s, Error **errp)
 {
     if (!(s->caps.features & REVIRT_FEATURE_DIRTY_LOG)) {
         error_setg(&s->migration_blocker,
-                   "revirt: the %s driver cannot log the guest's writes "
+                   "the revirt %s driver cannot log the guest's writes "
                    "to memory, so the guest cannot be migrated or saved",
                    s->driver->name);
         if (migrate_add_blocker(s->migration_blocker, errp) < 0) {
