@@ -800,6 +800,7 @@ static void test_mce(const void *data)
 typedef struct {
     const char *accel;
     bool to_file;               /* exec:cat to a file, else TCP */
+    const char *hide;           /* REVIRT_KVM_HIDE for both QEMUs, or NULL */
 } MigrateCase;
 
 static QTestState *dirty_guest_start(const char *accel, const char *extra)
@@ -959,6 +960,9 @@ static void test_migrate_writing(const void *data)
     if (accel_missing(c->accel)) {
         return;
     }
+    if (c->hide) {
+        g_setenv("REVIRT_KVM_HIDE", c->hide, true);
+    }
     src = dirty_guest_start(c->accel, "");
     wait_for_passes(src, 3);
     if (c->to_file) {
@@ -1005,6 +1009,7 @@ static void test_migrate_writing(const void *data)
          */
         g_test_incomplete("TCG lost guest writes (QEMU 7.2 TLB bug)");
         qtest_quit(dst);
+        unlink(file);
         return;
     }
     g_assert_cmpint(differ, ==, 0);
@@ -1017,6 +1022,7 @@ static void test_migrate_writing(const void *data)
     g_assert_cmpuint(qtest_readl(dst, DIRTY_ERRORS), ==, 0);
     qtest_quit(dst);
     unlink(file);
+    g_unsetenv("REVIRT_KVM_HIDE");
 }
 
 /*
@@ -1145,12 +1151,14 @@ static void add_seabios_case(const char *name, const char *accel, int cpus)
 }
 
 static void add_migrate_case(const char *name, const char *accel,
-                             bool to_file)
+                             bool to_file, const char *hide)
 {
     MigrateCase *c = g_new(MigrateCase, 1);
-    g_autofree char *path = g_strdup_printf("revirt/%s/%s", name, accel);
+    g_autofree char *path = g_strdup_printf("revirt/%s/%s%s%s", name, accel,
+                                            hide ? "-hide-" : "",
+                                            hide ? hide : "");
 
-    *c = (MigrateCase) { .accel = accel, .to_file = to_file };
+    *c = (MigrateCase) { .accel = accel, .to_file = to_file, .hide = hide };
     qtest_add_data_func_full(path, c, test_migrate_writing, g_free);
 }
 
@@ -1203,10 +1211,13 @@ int main(int argc, char **argv)
         qtest_add_data_func(mce, accels[i], test_mce);
     }
     for (int i = 0; i < ARRAY_SIZE(accels); i++) {
-        add_migrate_case("migrate-writing-tcp", accels[i], false);
-        add_migrate_case("migrate-writing-file", accels[i], true);
+        add_migrate_case("migrate-writing-tcp", accels[i], false, NULL);
+        add_migrate_case("migrate-writing-file", accels[i], true, NULL);
         add_display_case(accels[i], accels[i], NULL);
     }
+    /* revirt-kvm without KVM's manual dirty-log protection */
+    add_migrate_case("migrate-writing-tcp", "revirt", false,
+                     "dirty-log-clear");
     add_display_case("revirt-no-dirty-log", "revirt", "dirty-log");
     qtest_add_func("revirt/migrate-blocked", test_migrate_blocked);
     qtest_add_func("revirt/internal-error-stops-vm",
