@@ -117,13 +117,15 @@ static int revirt_init_machine(MachineState *ms)
     if (ret == 0) {
         ret = revirt_arch_init(s, &err);
     }
+    if (ret == 0) {
+        ret = revirt_memory_listener_register(s, &err);
+    }
     if (ret < 0) {
         error_prepend(&err, "revirt: ");
         error_report_err(err);
         revirt_close(s);
         return ret;
     }
-    revirt_memory_listener_register(s);
     return 0;
 }
 

@@ -38,6 +38,7 @@ struct RevirtState {
     struct revirt_cpuid_table *supported_cpuid;
     struct revirt_msr_index_list *supported_msrs;
     MemoryListener memory_listener;
+    Error *migration_blocker;   /* without REVIRT_FEATURE_DIRTY_LOG */
 };
 
 #define TYPE_REVIRT_ACCEL ACCEL_CLASS_NAME("revirt")
@@ -64,7 +65,7 @@ RevirtVcpu *revirt_vcpu_detach(CPUState *cpu);
 int revirt_call(int handle, uint32_t request, void *arg);
 
 /* accel/revirt/revirt-memory.c */
-void revirt_memory_listener_register(RevirtState *s);
+int revirt_memory_listener_register(RevirtState *s, Error **errp);
 
 /* target/<arch>/revirt: what the generic part needs of the target. */
 int revirt_arch_init(RevirtState *s, Error **errp);

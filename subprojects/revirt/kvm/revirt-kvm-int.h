@@ -42,6 +42,9 @@ struct rk_mapping {
     uint64_t gpa, size, hva;
     uint32_t prot;
     uint32_t slot;              /* KVM memslot id */
+    bool logging;               /* REVIRT_LOG_START'ed */
+    /* While logging: pages written and not reported yet, one bit each. */
+    uint64_t *dirty;
 };
 
 /* A closed vCPU's KVM vCPU, kept for the next vCPU of its id. */
@@ -70,6 +73,8 @@ struct rk_vm {
     uint8_t *slot_used;         /* max_slots entries */
     struct rk_parked *parked;
     size_t nr_parked;
+    bool dirty_log_ready;       /* manual_protect is decided */
+    bool manual_protect;        /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 on */
 };
 
 struct rk_vcpu {
@@ -107,10 +112,25 @@ void rk_put(struct rk_object *obj);
 int rk_system_call(struct rk_system *sys, uint32_t request, void *arg);
 int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out);
 void rk_system_free(struct rk_system *sys);
+/*
+ * Is @what in REVIRT_KVM_HIDE, a comma-separated list of what the driver
+ * is to do without (for tests): "dirty-log" hides FEATURE_DIRTY_LOG,
+ * "dirty-log-clear" keeps KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 off.
+ */
+bool rk_hidden(const char *what);
 
 /* revirt-kvm-memory.c */
 int rk_vm_map(struct rk_vm *vm, const struct revirt_memory_map *map);
 int rk_vm_unmap(struct rk_vm *vm, const struct revirt_memory_unmap *unmap);
+void rk_vm_free_mappings(struct rk_vm *vm);
+
+/* revirt-kvm-dirty.c */
+int rk_vm_log_start(struct rk_vm *vm, const struct revirt_log_range *range);
+int rk_vm_log_stop(struct rk_vm *vm, const struct revirt_log_range *range);
+int rk_vm_get_dirty_log(struct rk_vm *vm, const struct revirt_dirty_log *log);
+int rk_log_fetch(struct rk_vm *vm, struct rk_mapping *m, uint64_t first,
+                 uint64_t end);
+uint64_t *rk_log_slice(const uint64_t *bits, uint64_t first, uint64_t n);
 
 /* revirt-kvm-vm.c */
 struct rk_vm *rk_vm_new(struct rk_system *sys, int *err);

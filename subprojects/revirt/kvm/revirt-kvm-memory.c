@@ -45,7 +45,8 @@ static int rk_set_slot(struct rk_vm *vm, const struct rk_mapping *m,
 {
     struct kvm_userspace_memory_region region = {
         .slot = m->slot,
-        .flags = (m->prot & REVIRT_PROT_WRITE) ? 0 : KVM_MEM_READONLY,
+        .flags = !(m->prot & REVIRT_PROT_WRITE) ? KVM_MEM_READONLY :
+                 m->logging ? KVM_MEM_LOG_DIRTY_PAGES : 0,
         .guest_phys_addr = m->gpa,
         .memory_size = size,
         .userspace_addr = m->hva,
@@ -163,6 +164,10 @@ int rk_vm_unmap(struct rk_vm *vm, const struct revirt_memory_unmap *unmap)
             continue;
         }
         found = true;
+        if (m.logging) {
+            /* KVM drops the slot's log with it: keep what is left's. */
+            rk_log_fetch(vm, &m, 0, m.size / REVIRT_PAGE_SIZE);
+        }
         rk_set_slot(vm, &m, 0);
         vm->slot_used[m.slot] = 0;
 
@@ -171,20 +176,41 @@ int rk_vm_unmap(struct rk_vm *vm, const struct revirt_memory_unmap *unmap)
         right.hva = m.hva + (end - m.gpa);
         right.size = m.gpa + m.size > end ? m.gpa + m.size - end : 0;
         right.slot = UINT32_MAX;
+        if (m.logging) {
+            uint64_t page = REVIRT_PAGE_SIZE;
+
+            left.dirty = rk_log_slice(m.dirty, 0, left.size / page);
+            right.dirty = rk_log_slice(m.dirty, (end - m.gpa) / page,
+                                       right.size / page);
+            free(m.dirty);
+            /* Out of memory: what is left stops logging. */
+            left.logging = left.dirty != NULL;
+            right.logging = right.dirty != NULL;
+            if ((left.size && !left.logging) ||
+                (right.size && !right.logging)) {
+                ret = -ENOMEM;
+            }
+        }
         if (left.size) {
             vm->slot_used[left.slot] = 1;
             if (rk_remap_piece(vm, &left)) {
                 kept[nr_kept++] = left;
             } else {
+                free(left.dirty);
                 ret = -ENOSPC;
             }
+        } else {
+            free(left.dirty);
         }
         if (right.size) {
             if (rk_remap_piece(vm, &right)) {
                 kept[nr_kept++] = right;
             } else {
+                free(right.dirty);
                 ret = -ENOSPC;
             }
+        } else {
+            free(right.dirty);
         }
     }
     free(vm->mappings);
@@ -192,4 +218,12 @@ int rk_vm_unmap(struct rk_vm *vm, const struct revirt_memory_unmap *unmap)
     vm->nr_mappings = nr_kept;
     pthread_mutex_unlock(&vm->lock);
     return found ? ret : -ENOENT;
+}
+
+void rk_vm_free_mappings(struct rk_vm *vm)
+{
+    for (size_t i = 0; i < vm->nr_mappings; i++) {
+        free(vm->mappings[i].dirty);
+    }
+    free(vm->mappings);
 }

@@ -237,6 +237,21 @@ static int rk_check(int kvm_fd, long cap)
     return ret < 0 ? 0 : ret;
 }
 
+bool rk_hidden(const char *what)
+{
+    const char *list = getenv("REVIRT_KVM_HIDE");
+    size_t len = strlen(what);
+
+    while (list && *list) {
+        if (!strncmp(list, what, len) && (list[len] == ',' || !list[len])) {
+            return true;
+        }
+        list = strchr(list, ',');
+        list = list ? list + 1 : NULL;
+    }
+    return false;
+}
+
 static void rk_fill_caps(struct rk_system *sys)
 {
     struct revirt_caps *caps = &sys->caps;
@@ -281,6 +296,10 @@ static void rk_fill_caps(struct rk_system *sys)
     }
     if (rk_check(fd, KVM_CAP_READONLY_MEM)) {
         caps->features |= REVIRT_FEATURE_READONLY_MEM;
+    }
+    /* KVM always logs dirty pages; hiding it tests a VMM without it. */
+    if (!rk_hidden("dirty-log")) {
+        caps->features |= REVIRT_FEATURE_DIRTY_LOG;
     }
     if (rk_check(fd, KVM_CAP_SET_TSS_ADDR)) {
         caps->private_gpa = RK_PRIVATE_GPA;

@@ -99,6 +99,12 @@ int rk_vm_call(struct rk_vm *vm, uint32_t request, void *arg)
         return rk_vm_unmap(vm, arg);
     case REVIRT_CREATE_VCPU:
         return rk_vcpu_create(vm, arg);
+    case REVIRT_LOG_START:
+        return rk_vm_log_start(vm, arg);
+    case REVIRT_LOG_STOP:
+        return rk_vm_log_stop(vm, arg);
+    case REVIRT_GET_DIRTY_LOG:
+        return rk_vm_get_dirty_log(vm, arg);
     default:
         return -ENOTTY;
     }
@@ -112,7 +118,7 @@ void rk_vm_free(struct rk_vm *vm)
     rk_vm_free_parked(vm);
     pthread_mutex_destroy(&vm->lock);
     free(vm->msr_indices);
-    free(vm->mappings);
+    rk_vm_free_mappings(vm);
     free(vm->slot_used);
     free(vm);
 }

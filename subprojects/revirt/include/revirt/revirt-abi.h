@@ -99,6 +99,7 @@
 #define REVIRT_FEATURE_NOEXEC_MEM    (1ull << 1) /* maps without PROT_EXEC */
 #define REVIRT_FEATURE_NMI           (1ull << 2) /* REVIRT_EVENT_NMI */
 #define REVIRT_FEATURE_XSAVE         (1ull << 3) /* REVIRT_GET/SET_XSAVE */
+#define REVIRT_FEATURE_DIRTY_LOG     (1ull << 4) /* REVIRT_LOG_*, dirty log */
 
 struct revirt_caps {
     uint32_t api_version;       /* REVIRT_API_VERSION of the driver */
@@ -240,6 +241,86 @@ struct revirt_memory_unmap {
  *            the range may then be partly unmapped
  */
 #define REVIRT_UNMAP_MEMORY     REVIRT_IOW(0x11, struct revirt_memory_unmap)
+
+/*
+ * Dirty logging (VM handle, with REVIRT_FEATURE_DIRTY_LOG)
+ *
+ * A mapping is either logging or not; MAP creates it not logging.  The
+ * driver records, for every 4 KiB page of a logging mapping, whether it
+ * was written since logging started or since the page was last reported
+ * by REVIRT_GET_DIRTY_LOG.  Recorded are the writes of the guest and the
+ * writes the driver makes into guest memory on the guest's behalf (the
+ * data of a string IN, an instruction it emulates, any page the driver
+ * itself updates).  Not recorded are writes the VMM makes through its own
+ * address space (at the hva of a mapping): the VMM tracks those itself.
+ *
+ * UNMAP of a logging mapping discards the state of the pages it unmaps:
+ * a VMM that needs it calls REVIRT_GET_DIRTY_LOG first.  What is left of a
+ * mapping UNMAP splits keeps logging and keeps the state of its pages (if
+ * the driver is out of memory for that, UNMAP fails with -ENOMEM and the
+ * pieces no longer log; the unmap itself is done).
+ */
+
+struct revirt_log_range {
+    uint64_t gpa;               /* page aligned */
+    uint64_t size;              /* page aligned, not 0 */
+    uint32_t flags;             /* 0 */
+    uint32_t reserved;          /* 0 */
+};
+
+/*
+ * REVIRT_LOG_START: make every mapping in [gpa, gpa + size) log.  The
+ * range must be exactly a run of whole mappings: every page in it mapped,
+ * no mapping crossing its start or end.  A mapping that starts logging
+ * has no page written; one that logs already is left alone, so requests
+ * may overlap and repeat.
+ * REVIRT_LOG_STOP: make every mapping in the range (same rule) stop
+ * logging and forget which of its pages were written.  Stopping a mapping
+ * that does not log does nothing.
+ *   -EINVAL, -ERANGE  as for MAP; also flags or reserved not 0
+ *   -ENOENT  a page of the range is not mapped; nothing is changed
+ *   -EXDEV   a mapping crosses the start or end of the range; nothing is
+ *            changed
+ *   -ENOSPC, -ENOMEM  the driver is out of resources (START); nothing
+ *            is changed
+ *   -ENOTSUP without FEATURE_DIRTY_LOG
+ */
+#define REVIRT_LOG_START        REVIRT_IOW(0x40, struct revirt_log_range)
+#define REVIRT_LOG_STOP         REVIRT_IOW(0x41, struct revirt_log_range)
+
+struct revirt_dirty_log {
+    uint64_t gpa;               /* page aligned */
+    uint64_t size;              /* page aligned, not 0 */
+    /*
+     * VMM address of (size / 4096 + 7) / 8 bytes.  Bit i of byte j stands
+     * for the page at gpa + (j * 8 + i) * 4096: a little-endian bitmap.
+     */
+    uint64_t bitmap;
+    uint32_t flags;             /* 0 */
+    uint32_t reserved;          /* 0 */
+};
+
+/*
+ * REVIRT_GET_DIRTY_LOG: get and clear the written pages of [gpa, gpa +
+ * size): the call sets the bit of each page written since the last call
+ * that reported it (or since its mapping started logging), clears every
+ * other bit of the bitmap, including those past the range in its last
+ * byte, and makes those pages unwritten again.  The range may start and
+ * end inside mappings; each of its pages must be mapped by a mapping that
+ * logs.  Pages outside the range keep their state.
+ * Atomicity: a write that races with the call is reported by this call
+ * or by the next one, never by neither.  A page reported by this call may
+ * have been written up to the moment the call returns, so a VMM reads
+ * (copies) the pages it reports after the call returns.
+ *   -EINVAL, -ERANGE  as for MAP; also flags or reserved not 0
+ *   -ENOENT  a page of the range is not mapped, or its mapping does not
+ *            log; nothing is reported or cleared
+ *   -EFAULT  bitmap is 0 (a kernel driver: or not writable); nothing is
+ *            cleared
+ *   -ENOMEM  the driver is out of memory; nothing is cleared
+ *   -ENOTSUP without FEATURE_DIRTY_LOG
+ */
+#define REVIRT_GET_DIRTY_LOG    REVIRT_IOW(0x42, struct revirt_dirty_log)
 
 /*
  * vCPUs (VM handle creates, vCPU handle runs)
