@@ -186,11 +186,14 @@ static void check_cpuid(void)
         strcat(dst, " ");
         strcat(dst, flags[i].name);
     }
-    /* One marker per line keeps a diff readable. */
+    printf("INFO cpuid on:%s\n", on);
+    printf("INFO cpuid off:%s\n", off);
+    /* One marker per flag, so that a diff of two marker sets names it. */
     printf("CHECK cpuid vendor=%s family=0x%x model=0x%x\n", vendor,
            ((a >> 8) & 0xf) + ((a >> 20) & 0xff), ((a >> 4) & 0xf) | ((a >> 12) & 0xf0));
-    printf("CHECK cpuid flags on:%s\n", on);
-    printf("CHECK cpuid flags off:%s\n", off);
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        printf("CHECK cpuid %s=%d\n", flags[i].name, has(flags[i].name));
+    }
 
     /*
      * AMD's cache topology leaf is indexed by ECX; Linux walks its subleaves
