@@ -40,7 +40,8 @@ exec 3>/dev/ttyS1
 stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null
 mon=4444
 
-# run NAME ACCEL SMP CPU APPEND: one L2 boot.  Its console goes straight to
+# run NAME ACCEL SMP CPU APPEND: one L2 boot (plus $L2_EXTRA, QEMU options
+# from the host's L2_EXTRA, e.g. "-trace revirt_exit -trace revirt_inject").  Its console goes straight to
 # ttyS1 (no filter that could buffer it), between RUN-START and RUN-END
 # lines; the host timestamps it as it arrives.
 run() {
@@ -50,6 +51,7 @@ run() {
     echo "=== RUN-START $name accel=$accel smp=$smp cpu=$cpu" >&3
     # -no-reboot: a guest triple fault (a reset request) ends QEMU; only an
     # ACPI poweroff traces qemu_system_shutdown_request, so the two differ.
+    # shellcheck disable=SC2086  # L2_EXTRA: a list of options
     /bin/qemu-system-x86_64 -L /usr/share/qemu \
         -accel "$accel" -smp "$smp" -cpu "$cpu" -m "$L2_MEM" \
         -nodefaults -display none -no-reboot -serial stdio \
@@ -57,7 +59,7 @@ run() {
         -monitor tcp:127.0.0.1:$mon,server=on,wait=off \
         -kernel /l2/vmlinuz -initrd /l2/l2.cpio \
         -append "console=ttyS0 panic=-1 lab.cpus=$smp lab.memmb=$L2_MEMMB $app" \
-        </dev/null >&3 2>&1 &
+        $L2_EXTRA </dev/null >&3 2>&1 &
     qpid=$!
     waited=0; hung=0
     while kill -0 $qpid 2>/dev/null; do
@@ -74,6 +76,11 @@ run() {
     wait $qpid; rc=$?
     poweroff=0
     grep -q 'qemu_system_shutdown_request' /tmp/q.trace 2>/dev/null && poweroff=1
+    if [ $poweroff = 0 ] && [ -s /tmp/q.trace ]; then
+        # no clean poweroff: the tail of QEMU's -D log (traces from L2_EXTRA)
+        printf '\n=== QEMU -D log tail (%s lines):\n' "$(wc -l < /tmp/q.trace)" >&3
+        tail -60 /tmp/q.trace | sed 's/^/L1-QLOG| /' >&3
+    fi
     printf '\n=== RUN-END %s qemu_rc=%s hung=%s poweroff=%s\n' "$name" "$rc" "$hung" "$poweroff" >&3
     say "L1-RUN-END run=$name qemu_rc=$rc hung=$hung poweroff=$poweroff"
 }
