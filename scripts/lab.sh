@@ -22,8 +22,13 @@
 #
 # Environment: LAB (work dir, default build/lab), QEMU_L0, QEMU_L1 (default
 # build/qemu-system-x86_64), L1_APPEND (extra L1 kernel args), L2_TIMEOUT,
-# HB_TIMEOUT, LAB_RETRIES, LAB_TIMEOUT (whole lab, seconds), L2_MEM, L2_MEMMB.
+# HB_TIMEOUT, LAB_RETRIES, LAB_TIMEOUT (whole lab, seconds), L2_MEM, L2_MEMMB,
+# L2_EXTRA (QEMU options added to every L2 boot, e.g. "-trace revirt_exit"),
+# LAB_REEVAL (a logs dir: print the verdicts of that run again, boot nothing).
 set -euo pipefail
+# The braces make bash read the whole script before it runs any of it, so an
+# edit during a (long) run cannot derail it.
+{
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
@@ -38,12 +43,14 @@ L1_APPEND=${L1_APPEND:-}
 L2_MEM=${L2_MEM:-512}
 L2_MEMMB=${L2_MEMMB:-256}    # l2-check's checksum buffer
 L2_TIMEOUT=${L2_TIMEOUT:-240}
+L2_EXTRA=${L2_EXTRA:-}       # more QEMU options for every L2 boot (traces)
 HB_SECS=${HB_SECS:-5}
 HB_TIMEOUT=${HB_TIMEOUT:-60}
 L1_BOOT_TIMEOUT=${L1_BOOT_TIMEOUT:-180}
 LAB_RETRIES=${LAB_RETRIES:-3}
 LAB_TIMEOUT=${LAB_TIMEOUT:-2700}
 
+LAB_REEVAL=${LAB_REEVAL:-}   # a logs dir: only the verdicts of that earlier run
 CASEFILE=tests/lab/cases/$CASESET
 T0=$(date +%s)
 
@@ -52,86 +59,93 @@ log() { echo "lab: $*"; }
 median() { sort -n | awk '{v[NR]=$1} END {if (NR) printf "%.1f", NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; else printf "-"}'; }
 
 [ -f "$CASEFILE" ] || { echo "lab: no case set $CASEFILE (have: $(cd tests/lab/cases && echo *))" >&2; exit 2; }
-[ -x "$QEMU_L0" ] || skip "no QEMU binary at $QEMU_L0 (run scripts/build.sh)"
-"$QEMU_L0" -accel help | grep -qx tcg || skip "$QEMU_L0 has no TCG"
-mem_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
-[ "$mem_kb" -ge $((6 * 1024 * 1024)) ] || skip "needs 6 GiB of free memory, $((mem_kb / 1024)) MiB available"
 
-mkdir -p "$LAB/dl"
-exec 9>"$LAB/.lock"
-flock -w 60 9 || skip "another lab run holds $LAB/.lock"
+# prepare: check the machine, install and download, build both initramfs.
+prepare() {
+    [ -x "$QEMU_L0" ] || skip "no QEMU binary at $QEMU_L0 (run scripts/build.sh)"
+    "$QEMU_L0" -accel help | grep -qx tcg || skip "$QEMU_L0 has no TCG"
+    mem_kb=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo)
+    [ "$mem_kb" -ge $((6 * 1024 * 1024)) ] || skip "needs 6 GiB of free memory, $((mem_kb / 1024)) MiB available"
 
-# ------------------------------------------------------------ packages
-# Everything comes from the Debian mirror: tools by apt-get install, the L1/L2
-# kernel and busybox as .debs by apt-get download (never installed here).
-apt_updated=0
-apt_update() { [ $apt_updated = 1 ] || { apt-get update -qq >/dev/null 2>&1 || true; apt_updated=1; }; }
-need=()
-for p in gcc libc6-dev binutils python3 cpio; do
-    dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-    apt_update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
-        skip "cannot install ${need[*]} with apt-get"
+    mkdir -p "$LAB/dl"
+    exec 9>"$LAB/.lock"
+    flock -w 60 9 || skip "another lab run holds $LAB/.lock"
+
+    # ------------------------------------------------------------ packages
+    # Everything comes from the Debian mirror: tools by apt-get install, the L1/L2
+    # kernel and busybox as .debs by apt-get download (never installed here).
+    apt_updated=0
+    apt_update() { [ $apt_updated = 1 ] || { apt-get update -qq >/dev/null 2>&1 || true; apt_updated=1; }; }
+    need=()
+    for p in gcc libc6-dev binutils python3 cpio; do
+        dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+    done
+    if [ ${#need[@]} -gt 0 ]; then
+        apt_update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 ||
+            skip "cannot install ${need[*]} with apt-get"
+    fi
+    if ! ls "$LAB"/dl/linux-image-6.1.0-*-amd64_*.deb >/dev/null 2>&1 ||
+       ! ls "$LAB"/dl/busybox-static_*.deb >/dev/null 2>&1; then
+        apt_update
+        kpkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
+               awk '{print $1}' | sort -V | tail -1)
+        [ -n "$kpkg" ] || skip "no linux-image-6.1.0-*-amd64 package in apt"
+        (cd "$LAB/dl" && apt-get download -qq "$kpkg" busybox-static >/dev/null 2>&1) ||
+            skip "apt-get download $kpkg busybox-static failed"
+    fi
+    KDEB=$(printf '%s\n' "$LAB"/dl/linux-image-6.1.0-*-amd64_*.deb | sort -V | tail -1)
+    BDEB=$(printf '%s\n' "$LAB"/dl/busybox-static_*.deb | sort -V | tail -1)
+    KDIR=$LAB/x/$(basename "$KDEB" .deb)
+    BDIR=$LAB/x/$(basename "$BDEB" .deb)
+    [ -d "$KDIR/boot" ] || { rm -rf "$KDIR"; mkdir -p "$KDIR"; dpkg-deb -x "$KDEB" "$KDIR"; }
+    [ -x "$BDIR/bin/busybox" ] || { rm -rf "$BDIR"; mkdir -p "$BDIR"; dpkg-deb -x "$BDEB" "$BDIR"; }
+    BB=$BDIR/bin/busybox
+    VMLINUZ=$(printf '%s\n' "$KDIR"/boot/vmlinuz-* | head -1)
+    KVER=${VMLINUZ##*/vmlinuz-}
+    MODDIR=$KDIR/lib/modules/$KVER/kernel
+
+    # ------------------------------------------------------------ initramfs
+    mkcpio() { (cd "$1" && find . | "$BB" cpio -o -H newc 2>/dev/null); }
+
+    W=$LAB/work
+    rm -rf "$W"
+    mkdir -p "$W"/l2root/{bin,proc,sys,dev} "$W"/l1root/{bin,proc,sys,dev,tmp,mods,l2,lib64,etc} \
+             "$W"/l1root/lib/x86_64-linux-gnu "$W"/l1root/usr/share/{qemu,seabios}
+    gcc -O2 -static -pthread -Wall -o "$W/l2root/bin/l2-check" tests/lab/l2-check.c
+    cp "$BB" "$W/l2root/bin/busybox"
+    ln -s busybox "$W/l2root/bin/sh"
+    cp tests/lab/l2-init.sh "$W/l2root/init"
+    mkcpio "$W/l2root" > "$W/l2.cpio"
+
+    cp "$BB" "$W/l1root/bin/busybox"
+    ln -s busybox "$W/l1root/bin/sh"
+    # modules.dep is not shipped: kvm needs irqbypass; kvm-amd needs kvm and ccp
+    for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm-amd.ko; do
+        cp "$MODDIR/$m" "$W/l1root/mods/"
+    done
+    strip -o "$W/l1root/bin/qemu-system-x86_64" "$QEMU_L1"
+    ldd "$QEMU_L1" | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}' | while read -r lib; do
+        [ -f "$lib" ] || continue
+        case "$lib" in
+        /lib64/*) cp -L "$lib" "$W/l1root/lib64/" ;;
+        *) cp -L "$lib" "$W/l1root/lib/x86_64-linux-gnu/" ;;
+        esac
+    done
+    for f in /usr/share/seabios/*.bin /usr/share/qemu/kvmvapic.bin /usr/share/qemu/linuxboot*.bin \
+             /usr/share/qemu/multiboot*.bin /usr/share/qemu/pvh.bin; do
+        [ -e "$f" ] || continue
+        cp -L "$f" "$W/l1root/usr/share/qemu/"
+        cp -L "$f" "$W/l1root/usr/share/seabios/"
+    done
+    cp "$VMLINUZ" "$W/l1root/l2/vmlinuz"
+    cp "$W/l2.cpio" "$W/l1root/l2/l2.cpio"
+    cp tests/lab/l1-init.sh "$W/l1root/init"
+    mkcpio "$W/l1root" > "$W/l1-base.cpio"
+}
+if [ -z "$LAB_REEVAL" ]; then
+    prepare
 fi
-if ! ls "$LAB"/dl/linux-image-6.1.0-*-amd64_*.deb >/dev/null 2>&1 ||
-   ! ls "$LAB"/dl/busybox-static_*.deb >/dev/null 2>&1; then
-    apt_update
-    kpkg=$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' |
-           awk '{print $1}' | sort -V | tail -1)
-    [ -n "$kpkg" ] || skip "no linux-image-6.1.0-*-amd64 package in apt"
-    (cd "$LAB/dl" && apt-get download -qq "$kpkg" busybox-static >/dev/null 2>&1) ||
-        skip "apt-get download $kpkg busybox-static failed"
-fi
-KDEB=$(printf '%s\n' "$LAB"/dl/linux-image-6.1.0-*-amd64_*.deb | sort -V | tail -1)
-BDEB=$(printf '%s\n' "$LAB"/dl/busybox-static_*.deb | sort -V | tail -1)
-KDIR=$LAB/x/$(basename "$KDEB" .deb)
-BDIR=$LAB/x/$(basename "$BDEB" .deb)
-[ -d "$KDIR/boot" ] || { rm -rf "$KDIR"; mkdir -p "$KDIR"; dpkg-deb -x "$KDEB" "$KDIR"; }
-[ -x "$BDIR/bin/busybox" ] || { rm -rf "$BDIR"; mkdir -p "$BDIR"; dpkg-deb -x "$BDEB" "$BDIR"; }
-BB=$BDIR/bin/busybox
-VMLINUZ=$(printf '%s\n' "$KDIR"/boot/vmlinuz-* | head -1)
-KVER=${VMLINUZ##*/vmlinuz-}
-MODDIR=$KDIR/lib/modules/$KVER/kernel
-
-# ------------------------------------------------------------ initramfs
-mkcpio() { (cd "$1" && find . | "$BB" cpio -o -H newc 2>/dev/null); }
-
-W=$LAB/work
-rm -rf "$W"
-mkdir -p "$W"/l2root/{bin,proc,sys,dev} "$W"/l1root/{bin,proc,sys,dev,tmp,mods,l2,lib64,etc} \
-         "$W"/l1root/lib/x86_64-linux-gnu "$W"/l1root/usr/share/{qemu,seabios}
-gcc -O2 -static -pthread -Wall -o "$W/l2root/bin/l2-check" tests/lab/l2-check.c
-cp "$BB" "$W/l2root/bin/busybox"
-ln -s busybox "$W/l2root/bin/sh"
-cp tests/lab/l2-init.sh "$W/l2root/init"
-mkcpio "$W/l2root" > "$W/l2.cpio"
-
-cp "$BB" "$W/l1root/bin/busybox"
-ln -s busybox "$W/l1root/bin/sh"
-# modules.dep is not shipped: kvm needs irqbypass; kvm-amd needs kvm and ccp
-for m in virt/lib/irqbypass.ko arch/x86/kvm/kvm.ko drivers/crypto/ccp/ccp.ko arch/x86/kvm/kvm-amd.ko; do
-    cp "$MODDIR/$m" "$W/l1root/mods/"
-done
-strip -o "$W/l1root/bin/qemu-system-x86_64" "$QEMU_L1"
-ldd "$QEMU_L1" | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}' | while read -r lib; do
-    [ -f "$lib" ] || continue
-    case "$lib" in
-    /lib64/*) cp -L "$lib" "$W/l1root/lib64/" ;;
-    *) cp -L "$lib" "$W/l1root/lib/x86_64-linux-gnu/" ;;
-    esac
-done
-for f in /usr/share/seabios/*.bin /usr/share/qemu/kvmvapic.bin /usr/share/qemu/linuxboot*.bin \
-         /usr/share/qemu/multiboot*.bin /usr/share/qemu/pvh.bin; do
-    [ -e "$f" ] || continue
-    cp -L "$f" "$W/l1root/usr/share/qemu/"
-    cp -L "$f" "$W/l1root/usr/share/seabios/"
-done
-cp "$VMLINUZ" "$W/l1root/l2/vmlinuz"
-cp "$W/l2.cpio" "$W/l1root/l2/l2.cpio"
-cp tests/lab/l1-init.sh "$W/l1root/init"
-mkcpio "$W/l1root" > "$W/l1-base.cpio"
 
 # ------------------------------------------------------------ cases
 # name|accel|smp|cpu|append|twin|runs  ->  runs named NAME or NAME.01 ...
@@ -153,11 +167,13 @@ while IFS='|' read -r name accel smp cpu app twin runs; do
 done < "$CASEFILE"
 for r in "${RUNS[@]}"; do RUN_TRIES[$r]=0; RUN_STATE[$r]=pending; done
 
-STAMP=$(date +%Y%m%d-%H%M%S)
-LOGS=$LAB/logs/$STAMP
-mkdir -p "$LOGS/runs"
+if [ -n "$LAB_REEVAL" ]; then
+    LOGS=$(cd "$LAB_REEVAL" && pwd)
+else
+    LOGS=$LAB/logs/$(date +%Y%m%d-%H%M%S)
+    mkdir -p "$LOGS/runs"
+fi
 RELLOGS=${LOGS#"$ROOT"/}
-log "kernel $KVER, $(basename "$BDEB" .deb), case set $CASESET: ${#CASES[@]} cases, ${#RUNS[@]} L2 boots; logs in $RELLOGS"
 
 # ------------------------------------------------------------ L0 / L1
 L0_PID=
@@ -222,6 +238,7 @@ L2_TIMEOUT=$L2_TIMEOUT
 L2_MEM=$L2_MEM
 L2_MEMMB=$L2_MEMMB
 HB_SECS=$HB_SECS
+L2_EXTRA="$L2_EXTRA"
 EOF
     { cat "$W/l1-base.cpio"; mkcpio "$cfg"; } > "$W/l1.cpio"
     local left=$((LAB_TIMEOUT - ($(date +%s) - T0)))
@@ -300,8 +317,9 @@ EOF
         log "run $r finished in L1 boot $k ($(grep -o 'qemu_rc=.*' "$LOGS/runs/$r.out" | tail -1))"
     done < <(sed -n 's/.*L1-RUN-END run=\([^ ]*\).*/\1/p' "$con")
     [ -n "$L1_FAIL" ] || return 0
-    log "L1 boot $k stopped early: $L1_FAIL; last L1 lines:"
-    grep -v 'L1-HB' "$con" | tail -4 | sed 's/^/lab:   /'
+    log "L1 boot $k stopped early: $L1_FAIL; L1's last words:"
+    { grep -E 'Kernel panic|rcu: INFO|BUG:|RIP: ' "$con" | head -3
+      grep -v 'L1-HB' "$con" | tail -2; } | cut -c1-160 | sed 's/^/lab:   /'
     # The run L1 was in when it failed goes again (if tries are left).
     r=$(sed -n 's/.*L1-RUN-START run=\([^ ]*\).*/\1/p' "$con" | tail -1)
     if [ -n "$r" ] && [ "${RUN_STATE[$r]}" = pending ]; then
@@ -319,6 +337,29 @@ pending() {
     for r in "${RUNS[@]}"; do [ "${RUN_STATE[$r]}" = pending ] && return 0; done
     return 1
 }
+# reeval: the verdicts of an earlier run's logs, without booting anything.
+reeval() {
+    local con r
+    for con in "$LOGS"/l1-boot*.console; do
+        [ -f "$con" ] || continue
+        L1_BOOTS=$((L1_BOOTS + 1))
+        L1_INIT_TIMES+=("$(awk '/L1-INIT .* init started/ {print $1; exit}' "$con")")
+        grep -q 'L1-INIT .* all runs done' "$con" || RETRIES=$((RETRIES + 1))
+    done
+    for r in "${RUNS[@]}"; do
+        if grep -q '^[0-9.]* === RUN-END' "$LOGS/runs/$r.out" 2>/dev/null; then
+            RUN_STATE[$r]=finished
+        else
+            RUN_STATE[$r]=unfinished:unknown
+        fi
+    done
+}
+
+if [ -n "$LAB_REEVAL" ]; then
+    reeval
+else
+    log "kernel $KVER, $(basename "$BDEB" .deb), case set $CASESET: ${#CASES[@]} cases, ${#RUNS[@]} L2 boots; logs in $RELLOGS"
+fi
 MAX_BOOTS=$(( ${#RUNS[@]} + 3 * LAB_RETRIES ))
 while pending; do
     if [ $(( $(date +%s) - T0 )) -ge "$LAB_TIMEOUT" ] || [ "$L1_BOOTS" -ge "$MAX_BOOTS" ]; then
@@ -357,6 +398,7 @@ eval_run() {
             R_REASON="check-failed:$(grep ' FAIL$' "$LOGS/runs/$r.markers" | awk '{print $2}' | sort -u | paste -sd, -)"
         elif [ "$hung" = 1 ]; then R_REASON=l2-timeout-after-done
         elif [ "$rc" != 0 ]; then R_REASON="qemu-exit-rc=$rc"
+        elif [ "$poweroff" != 1 ]; then R_REASON=l2-reset-at-poweroff  # not the ACPI poweroff
         else R_RESULT=pass
         fi
     elif [ "$hung" = 1 ]; then R_REASON=l2-timeout
@@ -372,7 +414,7 @@ PASSED=0
 for c in "${CASES[@]}"; do
     clog=$LOGS/$c.log
     : > "$clog"
-    boots=() ndone=0 nreset=0 ntimeout=0 reasons=() runs_of=()
+    boots=() ndone=0 nreset=0 ntimeout=0 reasons=() runs_of=() lastdiff=
     for r in "${RUNS[@]}"; do [ "${RUN_CASE[$r]}" = "$c" ] && runs_of+=("$r"); done
     for r in "${runs_of[@]}"; do
         eval_run "$r"
@@ -381,7 +423,7 @@ for c in "${CASES[@]}"; do
         [ -n "$R_BOOT" ] && boots+=("$R_BOOT")
         [ -f "$LOGS/runs/$r.markers" ] && grep -qx 'CHECK done' "$LOGS/runs/$r.markers" && ndone=$((ndone + 1))
         case "$R_REASON" in
-        l2-reset-or-triple-fault) nreset=$((nreset + 1)) ;;
+        l2-reset*) nreset=$((nreset + 1)) ;;
         l2-timeout*) ntimeout=$((ntimeout + 1)) ;;
         esac
         [ "$R_RESULT" = pass ] || reasons+=("$R_REASON")
@@ -397,11 +439,16 @@ for c in "${CASES[@]}"; do
         fi
         if [ "$R_RESULT" = pass ] && [ -n "$ref" ] && [ -f "$ref" ] && grep -qx 'CHECK done' "$ref" &&
            ! diff -q "$ref" "$LOGS/runs/$r.markers" >/dev/null; then
-            reasons+=("markers-differ-from-${ref##*/}")
+            reasons+=("markers-differ-from-$(basename "$ref" .markers)")
+            d=$(diff "$ref" "$LOGS/runs/$r.markers" | grep '^[<>]' | cut -c1-200 || true)
             { echo "##### markers of $r differ from ${ref##*/} (< reference, > this run):"
-              diff "$ref" "$LOGS/runs/$r.markers" || true; } >> "$clog"
-            echo "  $r: CHECK markers differ from ${ref##*/}:"
-            diff "$ref" "$LOGS/runs/$r.markers" | grep '^[<>]' | cut -c1-200 | sed 's/^/    /' || true
+              echo "$d"; } >> "$clog"
+            # the same difference in many runs is printed once
+            if [ "$d" != "$lastdiff" ]; then
+                echo "  $r: CHECK markers differ from $(basename "$ref" .markers):"
+                while IFS= read -r l; do echo "    $l"; done <<< "$d"
+                lastdiff=$d
+            fi
         fi
     done
     extra=
@@ -433,3 +480,5 @@ done
 echo "LAB timing l1_init_s=$(printf '%s\n' "${L1_INIT_TIMES[@]}" | grep . | median || true) l1_boots=$L1_BOOTS"
 echo "LAB summary caseset=$CASESET cases=${#CASES[@]} passed=$PASSED failed=$FAILED retries=$RETRIES l1_boots=$L1_BOOTS wall_s=$(( $(date +%s) - T0 )) logs=$RELLOGS"
 [ "$FAILED" = 0 ]
+exit
+}
