@@ -74,5 +74,32 @@ am_check() {
 }
 check "git am of patches/ on the pristine source gives the built tree" am_check
 
+# 4. The nested lab: Debian's Linux booting under revirt on real (nested)
+# SVM, L0 being this QEMU under TCG (scripts/lab.sh, about 20-30 minutes).
+# Each "LAB case=" line counts; lab.sh exits 77 when this machine cannot run
+# it.  REVIRT_LAB=0 skips it.
+lab() {
+    local line rc
+    if [ "${REVIRT_LAB:-1}" = 0 ]; then
+        skip "lab: disabled by REVIRT_LAB=0"
+        return
+    fi
+    while read -r line; do
+        echo "$line"
+        case "$line" in
+        "LAB case="*" result=pass"*) pass "lab: ${line#LAB }" ;;
+        "LAB case="*" result=fail"*) fail "lab: ${line#LAB }" ;;
+        "LAB skip reason="*) skip "lab: ${line#LAB skip reason=}" ;;
+        "LAB exit "*)
+            rc=${line#LAB exit }
+            if [ "$rc" != 0 ] && [ "$rc" != 77 ] &&
+               ! grep -q ' result=fail' "$out/lab.txt"; then
+                fail "lab: scripts/lab.sh exited with status $rc"
+            fi ;;
+        esac
+    done < <(scripts/lab.sh default 2>&1 | tee "$out/lab.txt"; echo "LAB exit ${PIPESTATUS[0]}")
+}
+lab
+
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -1,0 +1,96 @@
+#!/bin/sh
+# /init of the lab's L1 initramfs (busybox, under L0 = QEMU TCG with SVM).
+# Loads kvm + kvm_amd, then boots each L2 run listed in /etc/runs with the
+# project's QEMU.
+#   ttyS0 (L1's console): heartbeats and L1-RUN-START / L1-RUN-END lines, which
+#         the host watches to tell an L1/L0 failure from an L2 failure;
+#   ttyS1: each run's L2 console and QEMU's messages, timestamped.
+export PATH=/bin
+/bin/busybox --install -s /bin
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+exec </dev/console >/dev/console 2>&1
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t tmpfs tmpfs /tmp
+ip link set lo up 2>/dev/null
+# shellcheck source=/dev/null
+. /etc/lab.conf
+
+up() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "L1-INIT [$(up)] $*"; }
+
+say "init started; $(nproc) cpus; $(grep MemTotal /proc/meminfo | tr -s ' ')"
+
+# One heartbeat loop pinned to each L1 CPU: L0 losing one CPU's wake-up
+# stops that CPU's heartbeat even while the other CPU still runs.
+cpu=0
+while [ $cpu -lt "$(nproc)" ]; do
+    taskset $((1 << cpu)) sh -c "while :; do echo \"L1-HB cpu$cpu \$(cut -d' ' -f1 /proc/uptime)\"; sleep $HB_SECS; done" &
+    cpu=$((cpu + 1))
+done
+
+insmod /mods/irqbypass.ko
+insmod /mods/kvm.ko
+insmod /mods/ccp.ko 2>/dev/null || say "ccp.ko failed (ignored)"
+if insmod /mods/kvm-amd.ko; then say "kvm_amd loaded"; else say "kvm_amd FAILED to load"; fi
+dmesg | grep -i -E 'kvm|svm' | sed 's/^/L1-INIT   dmesg: /'
+[ -c /dev/kvm ] || say "no /dev/kvm"
+
+exec 3>/dev/ttyS1
+stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null
+mon=4444
+
+# run NAME ACCEL SMP CPU APPEND: one L2 boot (plus $L2_EXTRA, QEMU options
+# from the host's L2_EXTRA, e.g. "-trace revirt_exit -trace revirt_inject").  Its console goes straight to
+# ttyS1 (no filter that could buffer it), between RUN-START and RUN-END
+# lines; the host timestamps it as it arrives.
+run() {
+    name=$1; accel=$2; smp=$3; cpu=$4; app=$5
+    rm -f /tmp/q.pid /tmp/q.trace
+    say "L1-RUN-START run=$name"
+    echo "=== RUN-START $name accel=$accel smp=$smp cpu=$cpu" >&3
+    # -no-reboot: a guest triple fault (a reset request) ends QEMU; only an
+    # ACPI poweroff traces qemu_system_shutdown_request, so the two differ.
+    # shellcheck disable=SC2086  # L2_EXTRA: a list of options
+    /bin/qemu-system-x86_64 -L /usr/share/qemu \
+        -accel "$accel" -smp "$smp" -cpu "$cpu" -m "$L2_MEM" \
+        -nodefaults -display none -no-reboot -serial stdio \
+        -pidfile /tmp/q.pid -D /tmp/q.trace -trace qemu_system_shutdown_request \
+        -monitor tcp:127.0.0.1:$mon,server=on,wait=off \
+        -kernel /l2/vmlinuz -initrd /l2/l2.cpio \
+        -append "console=ttyS0 panic=-1 lab.cpus=$smp lab.memmb=$L2_MEMMB $app" \
+        $L2_EXTRA </dev/null >&3 2>&1 &
+    qpid=$!
+    waited=0; hung=0
+    while kill -0 $qpid 2>/dev/null; do
+        sleep 1; waited=$((waited + 1))
+        [ $waited -ge "$L2_TIMEOUT" ] || continue
+        # L1 is alive (it got here), so the L2 guest is stuck: keep its state.
+        hung=1
+        printf '\n=== L2 TIMEOUT after %ss; monitor:\n' "$waited" >&3
+        printf 'info status\ninfo registers -a\ninfo pic\ninfo lapic\nquit\n' \
+            | timeout 20 nc 127.0.0.1 $mon 2>&1 | tr -d '\r' | sed 's/^/L1-MON| /' >&3
+        kill -9 $qpid 2>/dev/null
+        break
+    done
+    wait $qpid; rc=$?
+    poweroff=0
+    grep -q 'qemu_system_shutdown_request' /tmp/q.trace 2>/dev/null && poweroff=1
+    if [ $poweroff = 0 ] && [ -s /tmp/q.trace ]; then
+        # no clean poweroff: the tail of QEMU's -D log (traces from L2_EXTRA)
+        printf '\n=== QEMU -D log tail (%s lines):\n' "$(wc -l < /tmp/q.trace)" >&3
+        tail -60 /tmp/q.trace | sed 's/^/L1-QLOG| /' >&3
+    fi
+    printf '\n=== RUN-END %s qemu_rc=%s hung=%s poweroff=%s\n' "$name" "$rc" "$hung" "$poweroff" >&3
+    say "L1-RUN-END run=$name qemu_rc=$rc hung=$hung poweroff=$poweroff"
+}
+
+while IFS='|' read -r name accel smp cpu app; do
+    [ -n "$name" ] || continue
+    run "$name" "$accel" "$smp" "$cpu" "$app" </dev/null
+done < /etc/runs
+
+say "all runs done"
+exec 3>&-
+sync
+poweroff -f
