@@ -6,7 +6,7 @@
 # Ends with "N passed, M failed, K skipped"; exits non-zero if anything
 # failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 . scripts/config.sh
 
 scripts/build.sh || { echo "0 passed, 1 failed"; exit 1; }
@@ -69,8 +69,8 @@ am_check() {
         revirt_git -C "$tree" checkout -q --detach "$REVIRT_BASE_TAG" &&
         revirt_git -C "$tree" am -q "$PWD"/patches/*.patch &&
         [ -z "$(git -C _qemu/tree status --porcelain)" ] &&
-        [ "$(git -C "$tree" rev-parse HEAD^{tree})" = \
-          "$(git -C _qemu/tree rev-parse HEAD^{tree})" ]
+        [ "$(git -C "$tree" rev-parse 'HEAD^{tree}')" = \
+          "$(git -C _qemu/tree rev-parse 'HEAD^{tree}')" ]
 }
 check "git am of patches/ on the pristine source gives the built tree" am_check
 
