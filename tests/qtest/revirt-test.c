@@ -220,19 +220,13 @@ static void test_seabios_boot(const void *data)
     qtest_quit(qts);
 }
 
-/* stray.S jumps into MMIO: the VM stops, QMP keeps answering. */
-static void test_internal_error_stops_vm(void)
+/* Wait until the VM stops as internal-error, with QMP answering. */
+static void wait_for_internal_error(QTestState *qts)
 {
-    g_autofree char *image = guest_path("stray.bin");
     gint64 deadline = g_get_monotonic_time() +
                       GUEST_TIMEOUT_S * G_TIME_SPAN_SECOND;
-    QTestState *qts;
     QDict *resp, *status;
 
-    if (accel_missing("revirt")) {
-        return;
-    }
-    qts = qtest_initf("-accel revirt -nodefaults -bios %s", image);
     for (;;) {
         resp = qtest_qmp(qts, "{ 'execute': 'query-status' }");
         status = qdict_get_qdict(resp, "return");
@@ -245,6 +239,20 @@ static void test_internal_error_stops_vm(void)
     }
     g_assert(!qdict_get_bool(status, "running"));
     qobject_unref(resp);
+}
+
+/* stray.S jumps into MMIO: the VM stops, QMP keeps answering. */
+static void test_internal_error_stops_vm(void)
+{
+    g_autofree char *image = guest_path("stray.bin");
+    QTestState *qts;
+    QDict *resp;
+
+    if (accel_missing("revirt")) {
+        return;
+    }
+    qts = qtest_initf("-accel revirt -nodefaults -bios %s", image);
+    wait_for_internal_error(qts);
 
     /* It stays stopped: 'cont' is refused until a reset. */
     resp = qtest_qmp(qts, "{ 'execute': 'cont' }");
@@ -508,6 +516,49 @@ static void test_fallback_to_tcg(void)
     err = run_bios_to_triple_fault("-accel revirt,driver=native -accel tcg");
     g_assert(strstr(err, "revirt: cannot open the native driver"));
     g_assert(strstr(err, "falling back to tcg"));
+}
+
+/*
+ * A driver that breaks its contract must not make QEMU read or write out
+ * of bounds: revirt-kvm reports a bad size when REVIRT_KVM_BREAK says so.
+ */
+static void test_driver_bad_io_size(void)
+{
+    g_autofree char *image = guest_path("bios.bin");
+    QTestState *qts;
+
+    if (accel_missing("revirt")) {
+        return;
+    }
+    g_setenv("REVIRT_KVM_BREAK", "io-size", true);
+    qts = qtest_initf("-accel revirt -nodefaults -bios %s", image);
+    g_unsetenv("REVIRT_KVM_BREAK");
+    wait_for_internal_error(qts);
+    qtest_quit(qts);
+}
+
+static void test_driver_bad_run_area(void)
+{
+    const char *argv[] = {
+        g_getenv("QTEST_QEMU_BINARY"), "-accel", "revirt", "-display",
+        "none", "-nodefaults", NULL
+    };
+    const char *envp[] = { "REVIRT_KVM_BREAK=run-area-size", NULL };
+    g_autofree char *err = NULL;
+    g_autoptr(GError) error = NULL;
+    int status;
+
+    if (accel_missing("revirt")) {
+        return;
+    }
+    g_assert(g_spawn_sync(NULL, (char **)argv, (char **)envp,
+                          G_SPAWN_DEFAULT, NULL, NULL, NULL, &err, &status,
+                          &error));
+    g_test_message("stderr: %s", err);
+    g_assert(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert(strstr(err, "revirt: the linux driver asks for a run area of "
+                    "0 bytes"));
 }
 
 /* PIIX4's CPU hotplug registers, in their modern (ACPI) layout. */
@@ -1221,6 +1272,8 @@ int main(int argc, char **argv)
     qtest_add_func("revirt/internal-error-stops-vm",
                    test_internal_error_stops_vm);
     qtest_add_func("revirt/smi-dropped", test_smi_dropped);
+    qtest_add_func("revirt/driver-bad-io-size", test_driver_bad_io_size);
+    qtest_add_func("revirt/driver-bad-run-area", test_driver_bad_run_area);
     qtest_add_func("revirt/cpu-hotplug", test_cpu_hotplug);
     qtest_add_func("revirt/triple-fault-report", test_triple_fault_report);
     qtest_add_func("revirt/fallback-to-tcg", test_fallback_to_tcg);

@@ -61,6 +61,7 @@ struct rk_vm {
     struct revirt_caps caps;    /* of the system it was created on */
     int vcpu_mmap_size;
     bool svm;
+    bool break_io_size;         /* REVIRT_KVM_BREAK=io-size */
     int max_slots;
     uint64_t mcg_cap;           /* of the system it was created on */
     size_t xsave_size;          /* bytes of KVM's XSAVE image */
@@ -118,6 +119,12 @@ void rk_system_free(struct rk_system *sys);
  * "dirty-log-clear" keeps KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 off.
  */
 bool rk_hidden(const char *what);
+/*
+ * Is @what in REVIRT_KVM_BREAK, a comma-separated list of contract breaks
+ * a VMM must survive (for its tests): "run-area-size" reports a run area
+ * of 0 bytes, "io-size" reports port I/O of 3-byte elements.
+ */
+bool rk_broken(const char *what);
 
 /* revirt-kvm-memory.c */
 int rk_vm_map(struct rk_vm *vm, const struct revirt_memory_map *map);

@@ -62,6 +62,9 @@ static void rk_translate_exit(struct rk_vcpu *vcpu)
         run->io.port = kr->io.port;
         run->io.size = kr->io.size;
         run->io.count = kr->io.count;
+        if (vcpu->vm->break_io_size) {
+            run->io.size = 3;
+        }
         if (kr->io.direction == KVM_EXIT_IO_OUT) {
             run->io.direction = REVIRT_IO_OUT;
             memcpy(run->io_data, data, len);

@@ -237,9 +237,9 @@ static int rk_check(int kvm_fd, long cap)
     return ret < 0 ? 0 : ret;
 }
 
-bool rk_hidden(const char *what)
+static bool rk_listed(const char *variable, const char *what)
 {
-    const char *list = getenv("REVIRT_KVM_HIDE");
+    const char *list = getenv(variable);
     size_t len = strlen(what);
 
     while (list && *list) {
@@ -250,6 +250,16 @@ bool rk_hidden(const char *what)
         list = list ? list + 1 : NULL;
     }
     return false;
+}
+
+bool rk_hidden(const char *what)
+{
+    return rk_listed("REVIRT_KVM_HIDE", what);
+}
+
+bool rk_broken(const char *what)
+{
+    return rk_listed("REVIRT_KVM_BREAK", what);
 }
 
 static void rk_fill_caps(struct rk_system *sys)
@@ -264,6 +274,9 @@ static void rk_fill_caps(struct rk_system *sys)
     caps->gpa_bits = rk_gpa_bits(fd);
     caps->run_area_size = (sizeof(struct revirt_run) + REVIRT_PAGE_SIZE - 1) &
                           ~(REVIRT_PAGE_SIZE - 1);
+    if (rk_broken("run-area-size")) {
+        caps->run_area_size = 0;
+    }
     caps->state_classes = REVIRT_STATE_REGS | REVIRT_STATE_SEGMENTS |
                           REVIRT_STATE_CONTROL | REVIRT_STATE_DTABLES |
                           REVIRT_STATE_FPU | REVIRT_STATE_MSRS |

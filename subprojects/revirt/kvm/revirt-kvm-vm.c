@@ -50,6 +50,7 @@ struct rk_vm *rk_vm_new(struct rk_system *sys, int *err)
     vm->caps = sys->caps;
     vm->vcpu_mmap_size = sys->vcpu_mmap_size;
     vm->svm = sys->svm;
+    vm->break_io_size = rk_broken("io-size");
     vm->mcg_cap = sys->mcg_cap;
     pthread_mutex_init(&vm->lock, NULL);
 
