@@ -81,7 +81,7 @@ prepare() {
     apt_updated=0
     apt_update() { [ $apt_updated = 1 ] || { apt-get update -qq >/dev/null 2>&1 || true; apt_updated=1; }; }
     need=()
-    for p in gcc libc6-dev binutils python3 cpio; do
+    for p in gcc libc6-dev binutils make python3 cpio gdb; do
         dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
     done
     if [ ${#need[@]} -gt 0 ]; then
@@ -142,6 +142,11 @@ prepare() {
         cp -L "$f" "$W/l1root/usr/share/qemu/"
         cp -L "$f" "$W/l1root/usr/share/seabios/"
     done
+    # the gdb cases' guest, and its symbols for tests/lab/gdb-check.py
+    mkdir -p "$W/guests"
+    make -s -C tests/revirt-guests O="$W/guests" "$W/guests/debug.bin"
+    cp "$W/guests/debug.bin" "$W/l1root/l2/debug.bin"
+    nm "$W/guests/debug.elf" > "$W/debug.syms"
     cp "$VMLINUZ" "$W/l1root/l2/vmlinuz"
     cp "$W/l2.cpio" "$W/l1root/l2/l2.cpio"
     cp tests/lab/l1-init.sh "$W/l1root/init"
@@ -221,6 +226,8 @@ stamp() {
     done
 }
 
+# the TCP port of L0's third serial port (L1's ttyS2), for gdb
+GDB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 L1_BOOTS=0
 L1_INIT_TIMES=()
 RETRIES=0
@@ -255,14 +262,16 @@ EOF
     local bg2=$!
     ( timeout -s KILL "$left" "$QEMU_L0" -accel tcg,thread=multi -cpu "$L0_CPU" \
         -smp "$L1_SMP" -m "$L1_MEM" -nodefaults -display none -no-reboot \
-        -serial stdio -serial "file:$W/l2.fifo" -pidfile "$pidf" \
+        -serial stdio -serial "file:$W/l2.fifo" \
+        -serial "tcp:127.0.0.1:$GDB_PORT,server=on,wait=off" -pidfile "$pidf" \
         -L /usr/share/qemu -L /usr/share/seabios \
         -monitor "unix:$SOCK,server=on,wait=off" \
         -d cpu_reset,guest_errors -D "$LOGS/l1-boot$k.l0-qemu" \
         -kernel "$VMLINUZ" -initrd "$W/l1.cpio" \
         -append "console=ttyS0 panic=-1 nokaslr $L1_APPEND" </dev/null 2>&1
       echo "L0-EXIT rc=$?" ) | stamp > "$con" &
-    local bg=$! start=$SECONDS last0=$SECONDS last1=$SECONDS n0=0 n1=0 n now
+    local bg=$! start=$SECONDS last0=$SECONDS last1=$SECONDS n0=0 n1=0 n now g
+    local -A gdb_started=()
     L1_FAIL=
     for _ in $(seq 1 50); do [ -s "$pidf" ] && break; sleep 0.2; done
     L0_PID=$(cat "$pidf" 2>/dev/null || true)
@@ -286,6 +295,17 @@ EOF
             sleep 5   # let the panic or stall report reach the log
             break
         fi
+        # A gdb case's QEMU waits (-S) with its gdbstub on L1's ttyS2,
+        # which is L0's third serial port: gdb runs here.
+        while read -r g; do
+            [ -z "${gdb_started[$g]:-}" ] || continue
+            # one gdb at a time on the line: the last one must be gone
+            for n in "${gdb_started[@]}"; do kill "$n" 2>/dev/null || true; done
+            GDB_TARGET=127.0.0.1:$GDB_PORT GDB_SYMS=$W/debug.syms \
+                timeout "$L2_TIMEOUT" gdb -batch -nx -x tests/lab/gdb-check.py \
+                > "$LOGS/runs/$g.gdb" 2>&1 &
+            gdb_started[$g]=$!
+        done < <(sed -n 's/.*L1-GDB-READY run=\([^ ]*\).*/\1/p' "$con")
         if ! grep -q 'L1-INIT .* init started' "$con"; then
             [ $((now - start)) -lt "$L1_BOOT_TIMEOUT" ] || { L1_FAIL=l1-boot-timeout; break; }
             last0=$now; last1=$now
@@ -307,6 +327,7 @@ EOF
     l0_kill
     wait "$bg" 2>/dev/null || true
     wait "$bg2" 2>/dev/null || true
+    for g in "${gdb_started[@]}"; do wait "$g" 2>/dev/null || true; done
     local t
     t=$(awk '/L1-INIT .* init started/ {print $1; exit}' "$con")
     [ -n "$t" ] && L1_INIT_TIMES+=("$t") && log "L1 boot $k: L0 start to L1 init ${t}s"
@@ -315,6 +336,11 @@ EOF
         $2 == "===" && $3 == "RUN-START" { f = dir "/" $4 ".out"; printf "" > f }
         f { print >> f }
         $2 == "===" && $3 == "RUN-END" { close(f); f = "" }' "$out" 2>/dev/null || true
+    # gdb's own CHECK lines join the run's (the guest prints the others).
+    for g in "${!gdb_started[@]}"; do
+        [ -f "$LOGS/runs/$g.out" ] || continue
+        sed -n 's/^\(CHECK .*\)$/0.000000 \1/p' "$LOGS/runs/$g.gdb" >> "$LOGS/runs/$g.out"
+    done
     local r
     while read -r r; do
         RUN_STATE[$r]=finished

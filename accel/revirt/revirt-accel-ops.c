@@ -13,6 +13,7 @@
 #include "qemu/guest-random.h"
 #include "qemu/main-loop.h"
 #include "qemu/rcu.h"
+#include "cpu.h"
 #include "sysemu/cpus.h"
 #include "sysemu/runstate.h"
 #include "sysemu/revirt_int.h"
@@ -39,8 +40,8 @@ static void *revirt_vcpu_thread_fn(void *arg)
     qemu_guest_random_seed_thread_part2(cpu->random_seed);
 
     do {
-        if (cpu_can_run(cpu)) {
-            revirt_arch_vcpu_exec(cpu);
+        if (cpu_can_run(cpu) && revirt_arch_vcpu_exec(cpu) == EXCP_DEBUG) {
+            cpu_handle_guest_debug(cpu);
         }
         while (cpu_thread_is_idle(cpu)) {
             qemu_cond_wait_iothread(cpu->halt_cond);
@@ -146,6 +147,18 @@ static void revirt_synchronize_pre_loadvm(CPUState *cpu)
     cpu->vcpu_dirty = true;
 }
 
+static int revirt_insert_breakpoint(CPUState *cpu, int type, hwaddr addr,
+                                    hwaddr len)
+{
+    return revirt_arch_insert_breakpoint(cpu, type, addr, len);
+}
+
+static int revirt_remove_breakpoint(CPUState *cpu, int type, hwaddr addr,
+                                    hwaddr len)
+{
+    return revirt_arch_remove_breakpoint(cpu, type, addr, len);
+}
+
 static void revirt_accel_ops_class_init(ObjectClass *oc, void *data)
 {
     AccelOpsClass *ops = ACCEL_OPS_CLASS(oc);
@@ -157,6 +170,10 @@ static void revirt_accel_ops_class_init(ObjectClass *oc, void *data)
     ops->synchronize_post_init = revirt_put_full_state;
     ops->synchronize_state = revirt_synchronize_state;
     ops->synchronize_pre_loadvm = revirt_synchronize_pre_loadvm;
+    ops->supports_guest_debug = revirt_arch_supports_guest_debug;
+    ops->insert_breakpoint = revirt_insert_breakpoint;
+    ops->remove_breakpoint = revirt_remove_breakpoint;
+    ops->remove_all_breakpoints = revirt_arch_remove_all_breakpoints;
 }
 
 static const TypeInfo revirt_accel_ops_type = {

@@ -157,6 +157,13 @@ static void revirt_accel_instance_init(Object *obj)
     s->vm = -1;
 }
 
+/* Interrupts are QEMU's to inject, so a step can go without them. */
+static int revirt_gdbstub_sstep_flags(void)
+{
+    return revirt_arch_supports_guest_debug() ?
+           SSTEP_ENABLE | SSTEP_NOIRQ : 0;
+}
+
 static void revirt_accel_class_init(ObjectClass *oc, void *data)
 {
     AccelClass *ac = ACCEL_CLASS(oc);
@@ -164,6 +171,7 @@ static void revirt_accel_class_init(ObjectClass *oc, void *data)
     ac->name = "revirt";
     ac->init_machine = revirt_init_machine;
     ac->allowed = &revirt_allowed;
+    ac->gdbstub_supported_sstep_flags = revirt_gdbstub_sstep_flags;
 
     object_class_property_add_str(oc, "driver", revirt_get_driver,
                                   revirt_set_driver);

@@ -51,6 +51,7 @@ extern RevirtState *revirt_state;
 typedef struct RevirtVcpu {
     int handle;
     struct revirt_run *run;
+    struct revirt_guest_debug guest_debug; /* what the driver was given */
 } RevirtVcpu;
 
 static inline RevirtVcpu *revirt_vcpu(CPUState *cpu)
@@ -76,5 +77,13 @@ int revirt_arch_put_registers(CPUState *cpu, bool full);
 int revirt_arch_get_registers(CPUState *cpu);
 int revirt_arch_init_vcpu_state(CPUState *cpu, Error **errp);
 void revirt_arch_destroy_vcpu_state(CPUState *cpu);
+bool revirt_arch_supports_guest_debug(void);
+int revirt_arch_insert_breakpoint(CPUState *cpu, int type, vaddr addr,
+                                  vaddr len);
+int revirt_arch_remove_breakpoint(CPUState *cpu, int type, vaddr addr,
+                                  vaddr len);
+void revirt_arch_remove_all_breakpoints(CPUState *cpu);
+int revirt_arch_update_guest_debug(CPUState *cpu);
+int revirt_arch_handle_debug(CPUState *cpu);
 
 #endif /* QEMU_REVIRT_INT_H */

@@ -49,18 +49,32 @@ run() {
     rm -f /tmp/q.pid /tmp/q.trace
     say "L1-RUN-START run=$name"
     echo "=== RUN-START $name accel=$accel smp=$smp cpu=$cpu" >&3
+    # The guest: Linux, or for "gdb" the debug test firmware, stopped (-S)
+    # for the host's gdb, whose gdbstub is on ttyS2.
+    if [ "$app" = gdb ]; then
+        # whatever the last gdb left on the line is not for this one
+        stty -F /dev/ttyS2 raw -echo 2>/dev/null
+        timeout 2 cat /dev/ttyS2 >/dev/null 2>&1
+        set -- -m 64 -bios /l2/debug.bin -gdb /dev/ttyS2 -S
+    else
+        set -- -m "$L2_MEM" -kernel /l2/vmlinuz -initrd /l2/l2.cpio \
+            -append "console=ttyS0 panic=-1 lab.cpus=$smp lab.memmb=$L2_MEMMB $app"
+    fi
     # -no-reboot: a guest triple fault (a reset request) ends QEMU; only an
-    # ACPI poweroff traces qemu_system_shutdown_request, so the two differ.
+    # ACPI poweroff (or "quit") traces qemu_system_shutdown_request, so the
+    # two differ.
     # shellcheck disable=SC2086  # L2_EXTRA: a list of options
     /bin/qemu-system-x86_64 -L /usr/share/qemu \
-        -accel "$accel" -smp "$smp" -cpu "$cpu" -m "$L2_MEM" \
+        -accel "$accel" -smp "$smp" -cpu "$cpu" \
         -nodefaults -display none -no-reboot -serial stdio \
         -pidfile /tmp/q.pid -D /tmp/q.trace -trace qemu_system_shutdown_request \
         -monitor tcp:127.0.0.1:$mon,server=on,wait=off \
-        -kernel /l2/vmlinuz -initrd /l2/l2.cpio \
-        -append "console=ttyS0 panic=-1 lab.cpus=$smp lab.memmb=$L2_MEMMB $app" \
-        $L2_EXTRA </dev/null >&3 2>&1 &
+        "$@" $L2_EXTRA </dev/null >&3 2>&1 &
     qpid=$!
+    if [ "$app" = gdb ]; then
+        while kill -0 $qpid 2>/dev/null && [ ! -s /tmp/q.pid ]; do sleep 0.2; done
+        say "L1-GDB-READY run=$name"
+    fi
     waited=0; hung=0
     while kill -0 $qpid 2>/dev/null; do
         sleep 1; waited=$((waited + 1))
@@ -76,8 +90,9 @@ run() {
     wait $qpid; rc=$?
     poweroff=0
     grep -q 'qemu_system_shutdown_request' /tmp/q.trace 2>/dev/null && poweroff=1
-    if [ $poweroff = 0 ] && [ -s /tmp/q.trace ]; then
-        # no clean poweroff: the tail of QEMU's -D log (traces from L2_EXTRA)
+    if { [ $poweroff = 0 ] || [ "$app" = gdb ]; } && [ -s /tmp/q.trace ]; then
+        # no clean poweroff, or a gdb case: the tail of QEMU's -D log
+        # (traces from L2_EXTRA)
         printf '\n=== QEMU -D log tail (%s lines):\n' "$(wc -l < /tmp/q.trace)" >&3
         tail -60 /tmp/q.trace | sed 's/^/L1-QLOG| /' >&3
     fi

@@ -625,6 +625,7 @@ typedef struct {
     const char *extra_option;   /* and its value, or NULL */
     const char *extra_value;
     const char *error;          /* expected in the one error line */
+    const char *hide;           /* REVIRT_KVM_HIDE for revirt-kvm, or NULL */
 } BadOptionCase;
 
 static const BadOptionCase bad_options[] = {
@@ -634,9 +635,9 @@ static const BadOptionCase bad_options[] = {
       "revirt: cannot open the native driver" },
     { "unknown-property", "revirt,foo=bar", NULL, NULL,
       "Property 'revirt-accel.foo'" },
-    /* ABI v1 has no guest debugging: the gdbstub refuses, as for NVMM. */
-    { "gdbstub", "revirt", "-gdb", "tcp::0",
-      "current accelerator doesn't support guest debugging" },
+    /* A driver without guest debugging: the gdbstub refuses, as for NVMM. */
+    { "gdbstub-without-guest-debug", "revirt", "-gdb", "tcp::0",
+      "current accelerator doesn't support guest debugging", "guest-debug" },
 };
 
 static void test_bad_option(const void *data)
@@ -651,6 +652,7 @@ static void test_bad_option(const void *data)
     g_autofree char *err = NULL;
     g_autoptr(GError) error = NULL;
     g_auto(GStrv) lines = NULL;
+    g_auto(GStrv) env = g_get_environ();
     int errors = 0;
     int status;
 
@@ -658,7 +660,10 @@ static void test_bad_option(const void *data)
         g_test_skip("this host has the native driver");
         return;
     }
-    g_assert(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL,
+    if (c->hide) {
+        env = g_environ_setenv(env, "REVIRT_KVM_HIDE", c->hide, true);
+    }
+    g_assert(g_spawn_sync(NULL, (char **)argv, env, G_SPAWN_DEFAULT, NULL,
                           NULL, &out, &err, &status, &error));
     g_test_message("stderr: %s", err);
     g_assert(WIFEXITED(status));

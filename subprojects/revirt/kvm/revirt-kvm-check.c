@@ -139,6 +139,7 @@ static const struct {
     { REVIRT_GET_STATE, RK_VCPU, rk_get_state_ok },
     { REVIRT_SET_STATE, RK_VCPU, rk_set_state_ok },
     { REVIRT_INJECT, RK_VCPU, rk_event_ok },
+    { REVIRT_SET_GUEST_DEBUG, RK_VCPU, rk_debug_flags_ok },
 };
 
 /* A request for another kind of handle is left to fail with -ENOTTY. */

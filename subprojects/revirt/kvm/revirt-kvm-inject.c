@@ -58,11 +58,14 @@ int rk_vcpu_inject(struct rk_vcpu *vcpu, const struct revirt_event *ev)
         return -EINVAL;
     }
     if (ev->type == REVIRT_EVENT_EXCEPTION &&
-        (ev->vector == RK_BP_VECTOR || ev->vector == RK_OF_VECTOR)) {
+        (ev->vector == RK_BP_VECTOR || ev->vector == RK_OF_VECTOR) &&
+        !(ev->vector == RK_BP_VECTOR && vcpu->int3_exit)) {
         /*
          * KVM takes these for the software exceptions of INT3 and INTO:
-         * it needs an instruction length, and hides them from
-         * KVM_GET_VCPU_EVENTS, so a second one would replace the first.
+         * it needs the instruction at RIP (it finds the length there), and
+         * hides them from KVM_GET_VCPU_EVENTS, so a second one would
+         * replace the first.  Right after a guest INT3 exit, RIP is at that
+         * INT3: the #BP given back is exactly what KVM expects.
          */
         return -ENOTSUP;
     }

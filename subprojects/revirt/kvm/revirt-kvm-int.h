@@ -94,6 +94,8 @@ struct rk_vcpu {
     uint64_t sigmask;
     bool has_run;
     bool mce_setup;             /* MCG_CAP was set */
+    bool int3_exit;             /* the last exit was a guest INT3 */
+    struct kvm_guest_debug guest_debug; /* as last set */
     /* An IN or MMIO read to complete at the next run: where the data goes. */
     void *pending_data;
     const void *pending_src;
@@ -116,7 +118,8 @@ void rk_system_free(struct rk_system *sys);
 /*
  * Is @what in REVIRT_KVM_HIDE, a comma-separated list of what the driver
  * is to do without (for tests): "dirty-log" hides FEATURE_DIRTY_LOG,
- * "dirty-log-clear" keeps KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 off.
+ * "dirty-log-clear" keeps KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 off,
+ * "guest-debug" hides FEATURE_GUEST_DEBUG.
  */
 bool rk_hidden(const char *what);
 /*
@@ -148,6 +151,13 @@ void rk_vm_free(struct rk_vm *vm);
 int rk_vcpu_create(struct rk_vm *vm, const struct revirt_vcpu_create *create);
 int rk_vcpu_call(struct rk_vcpu *vcpu, uint32_t request, void *arg);
 void rk_vcpu_free(struct rk_vcpu *vcpu);
+
+/* revirt-kvm-debug.c */
+int rk_vcpu_set_guest_debug(struct rk_vcpu *vcpu,
+                            const struct revirt_guest_debug *dbg);
+void rk_translate_debug_exit(struct rk_vcpu *vcpu);
+int rk_debug_state_changed(struct rk_vcpu *vcpu);
+bool rk_debug_flags_ok(const void *arg);
 
 /* revirt-kvm-inject.c */
 int rk_vcpu_inject(struct rk_vcpu *vcpu, const struct revirt_event *ev);

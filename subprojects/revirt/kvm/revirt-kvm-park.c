@@ -176,6 +176,12 @@ static int rk_reset_restore(int fd, struct kvm_run *kr,
     if (ret == 0) {
         ret = rk_ioctl(fd, KVM_SET_VCPU_EVENTS, (void *)&rs->events);
     }
+    if (ret == 0) {
+        /* A new vCPU is not being debugged. */
+        struct kvm_guest_debug off = { 0 };
+
+        ret = rk_ioctl(fd, KVM_SET_GUEST_DEBUG, &off);
+    }
     return ret;
 }
 

@@ -103,6 +103,9 @@ static void rk_translate_exit(struct rk_vcpu *vcpu)
     case KVM_EXIT_SET_TPR:
         run->exit_reason = REVIRT_EXIT_TPR_WRITE;
         return;
+    case KVM_EXIT_DEBUG:
+        rk_translate_debug_exit(vcpu);
+        return;
     case KVM_EXIT_INTR:
         run->exit_reason = REVIRT_EXIT_INTERRUPTED;
         return;
@@ -194,6 +197,7 @@ int rk_vcpu_run(struct rk_vcpu *vcpu)
         memcpy(vcpu->pending_data, vcpu->pending_src, vcpu->pending_len);
         vcpu->pending_len = 0;
     }
+    vcpu->int3_exit = false;
     kr->request_interrupt_window = vcpu->run->request_interrupt_window;
     kr->cr8 = vcpu->run->cr8;
 

@@ -384,6 +384,9 @@ int rk_state_set(struct rk_vcpu *vcpu, const struct revirt_vcpu_state *st)
             ret = rk_ioctl(fd, KVM_SET_VCPU_EVENTS, &ev);
         }
     }
+    if (ret == 0 && (classes & (REVIRT_STATE_REGS | REVIRT_STATE_SEGMENTS))) {
+        ret = rk_debug_state_changed(vcpu);
+    }
     return ret;
 }
 

@@ -314,6 +314,10 @@ static void rk_fill_caps(struct rk_system *sys)
     if (!rk_hidden("dirty-log")) {
         caps->features |= REVIRT_FEATURE_DIRTY_LOG;
     }
+    if (rk_check(fd, KVM_CAP_SET_GUEST_DEBUG) && !rk_hidden("guest-debug")) {
+        caps->features |= REVIRT_FEATURE_GUEST_DEBUG;
+        caps->exits |= 1ull << REVIRT_EXIT_DEBUG;
+    }
     if (rk_check(fd, KVM_CAP_SET_TSS_ADDR)) {
         caps->private_gpa = RK_PRIVATE_GPA;
         caps->private_size = RK_PRIVATE_SIZE;

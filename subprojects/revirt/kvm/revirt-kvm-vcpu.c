@@ -151,6 +151,7 @@ int rk_vcpu_call(struct rk_vcpu *vcpu, uint32_t request, void *arg)
     case REVIRT_INJECT:
     case REVIRT_GET_XSAVE:
     case REVIRT_SET_XSAVE:
+    case REVIRT_SET_GUEST_DEBUG:
         break;
     default:
         return -ENOTTY;
@@ -177,6 +178,9 @@ int rk_vcpu_call(struct rk_vcpu *vcpu, uint32_t request, void *arg)
         break;
     case REVIRT_SET_XSAVE:
         ret = rk_xsave_set(vcpu, arg);
+        break;
+    case REVIRT_SET_GUEST_DEBUG:
+        ret = rk_vcpu_set_guest_debug(vcpu, arg);
         break;
     default:
         ret = rk_vcpu_inject(vcpu, arg);

@@ -42,6 +42,18 @@ static void revirt_pre_run(CPUState *cpu)
     int ret;
 
     qemu_mutex_lock_iothread();
+    ret = revirt_arch_update_guest_debug(cpu);
+    if (ret < 0) {
+        error_report("revirt: vCPU %d: cannot set up guest debugging: %s",
+                     cpu->cpu_index, strerror(-ret));
+    }
+    /* A gdbstub step without interrupts: they wait for the next run. */
+    if (cpu->singlestep_enabled & SSTEP_NOIRQ) {
+        run->request_interrupt_window = 0;
+        run->cr8 = cpu_get_apic_tpr(x86_cpu->apic_state);
+        qemu_mutex_unlock_iothread();
+        return;
+    }
     if (cpu->interrupt_request & CPU_INTERRUPT_NMI) {
         ret = revirt_inject(cpu, REVIRT_EVENT_NMI, 0);
         /* -EBUSY: one is pending already; send this one after it. */
@@ -332,6 +344,9 @@ int revirt_arch_vcpu_exec(CPUState *cpu)
         case REVIRT_EXIT_INTERNAL_ERROR:
             revirt_report_internal_error(cpu, run);
             ret = -1;
+            break;
+        case REVIRT_EXIT_DEBUG:
+            ret = revirt_arch_handle_debug(cpu);
             break;
         default:
             error_report("revirt: vCPU %d: unknown exit reason %u, stopping",

@@ -66,6 +66,7 @@
  *                        error_code and flags; for an EXTINT, error_code
  *                        and flags; for an EXCEPTION without
  *                        REVIRT_EVENT_FLAG_ERROR_CODE, error_code
+ *   REVIRT_SET_GUEST_DEBUG  guest_debug: reserved, undefined flags bits
  * Entries past count and the parts of classes not named in classes are
  * not read, so not checked.  Structs and fields only the driver writes
  * (caps, the supported CPUID and MSR lists, the run area's reserved_out
@@ -100,6 +101,7 @@
 #define REVIRT_FEATURE_NMI           (1ull << 2) /* REVIRT_EVENT_NMI */
 #define REVIRT_FEATURE_XSAVE         (1ull << 3) /* REVIRT_GET/SET_XSAVE */
 #define REVIRT_FEATURE_DIRTY_LOG     (1ull << 4) /* REVIRT_LOG_*, dirty log */
+#define REVIRT_FEATURE_GUEST_DEBUG   (1ull << 5) /* REVIRT_SET_GUEST_DEBUG */
 
 struct revirt_caps {
     uint32_t api_version;       /* REVIRT_API_VERSION of the driver */
@@ -360,6 +362,7 @@ enum {
     REVIRT_EXIT_INTERRUPTED = 6, /* REVIRT_KICK */
     REVIRT_EXIT_INTERNAL_ERROR = 7, /* the driver could not go on, see run */
     REVIRT_EXIT_TPR_WRITE = 8,  /* the guest wrote CR8, now in run.cr8 */
+    REVIRT_EXIT_DEBUG = 9,      /* guest debugging, see run.debug */
 };
 
 #define REVIRT_IO_IN            0
@@ -407,6 +410,15 @@ struct revirt_exit_internal {
     uint64_t data[4];           /* driver-specific detail */
 };
 
+/* REVIRT_EXIT_DEBUG, with REVIRT_FEATURE_GUEST_DEBUG: see the section. */
+struct revirt_exit_debug {
+    uint32_t exception;         /* 1 (#DB) or 3 (#BP) */
+    uint32_t reserved;          /* 0 */
+    uint64_t pc;                /* linear address: CS base + RIP */
+    uint64_t dr6;               /* #DB: what caused it, DR6 bits */
+    uint64_t dr7;               /* the DR7 in effect when it happened */
+};
+
 struct revirt_run {
     /* Set by the VMM before REVIRT_RUN. */
     uint8_t request_interrupt_window; /* exit as soon as IF=1, no shadow */
@@ -425,6 +437,7 @@ struct revirt_run {
         struct revirt_exit_mmio mmio;
         struct revirt_exit_internal internal;
         struct revirt_exit_shutdown shutdown;
+        struct revirt_exit_debug debug;
         uint8_t reserved_exit[240];
     };
     /*
@@ -715,9 +728,77 @@ struct revirt_event {
  *   -EINVAL  unknown type, vector out of range, or unknown flags
  *   -ENOTSUP NMI without FEATURE_NMI; or an EXCEPTION the driver cannot
  *            inject as a hardware exception: a driver may refuse 3 (#BP)
- *            and 4 (#OF), which x86 raises only for INT3 and INTO
+ *            and 4 (#OF), which x86 raises only for INT3 and INTO (except
+ *            #BP right after a debug exit for an INT3, see guest debugging)
  */
 #define REVIRT_INJECT           REVIRT_IOW(0x25, struct revirt_event)
+
+/*
+ * Guest debugging (vCPU handle, with REVIRT_FEATURE_GUEST_DEBUG)
+ *
+ * The VMM's debugger (QEMU's gdbstub) takes over the debug facilities of
+ * one vCPU.  Nothing changes until REVIRT_SET_GUEST_DEBUG turns it on, and
+ * flags 0 turns it off again.  What each flag does while it is set:
+ *
+ * REVIRT_DEBUG_SINGLESTEP: each REVIRT_RUN that enters the guest runs at
+ *   most one guest instruction, then returns REVIRT_EXIT_DEBUG with
+ *   exception 1, DR6.BS (bit 14) set in debug.dr6, and debug.pc the next
+ *   instruction.  A run may return another exit first (I/O, MMIO, HLT,
+ *   ...); the run that completes that instruction (the next one, for an IN
+ *   or MMIO read) then returns the single-step exit.  An instruction that
+ *   delivers an event (an injected interrupt, an exception) counts as the
+ *   step: the exit comes with debug.pc at the first instruction of the
+ *   handler.  The trap flag the driver uses is hidden: the guest never sees
+ *   it in RFLAGS (PUSHF, interrupt frames, REVIRT_GET_STATE).
+ * REVIRT_DEBUG_SW_BP: every INT3 (0xCC) of the guest exits with exception
+ *   3 and debug.pc its own address, before it runs: the guest's RIP is
+ *   still at the INT3 and nothing was pushed.  The VMM owns the INT3s it
+ *   wrote into guest memory; for one it does not own, it gives the guest
+ *   its #BP with REVIRT_INJECT of exception 3 before the next run: the
+ *   driver then delivers it as the INT3 would have been (return address
+ *   after the INT3).  This is the one case where a driver must accept
+ *   vector 3.
+ * REVIRT_DEBUG_HW_BP: the hardware debug registers hold dr[0..3] and dr7
+ *   of the call (DR7's reserved bits as hardware wants them; GD is
+ *   ignored), not the guest's.  A hit exits with exception 1, debug.dr6
+ *   saying which (B0..B3) and debug.dr7 = dr7: an instruction breakpoint
+ *   before the instruction runs (debug.pc is its address; every run that
+ *   reaches it exits again, so a VMM goes on by removing it, or stepping
+ *   over it without it, as gdb does), a data breakpoint after the access
+ *   (debug.pc is the next instruction).  The
+ *   guest's own DR0..DR3, DR6 and DR7 keep the values the guest sees and
+ *   sets (and REVIRT_STATE_DEBUGREGS gets and sets), but do not trigger.
+ *
+ * With REVIRT_DEBUG_SINGLESTEP or REVIRT_DEBUG_HW_BP, every #DB of the guest
+ * (also its own TF or ICEBP) exits with exception 1 and the DR6 bits the
+ * hardware would have set.  A VMM that gives the guest a #DB it does not
+ * own sets those bits in the guest's DR6 (REVIRT_STATE_DEBUGREGS) and
+ * makes exception 1 pending (REVIRT_INJECT or REVIRT_STATE_EVENTS).
+ *
+ * The driver never injects anything itself for a debug exit.  Interrupts
+ * stay the VMM's to inject, also while single-stepping (QEMU's gdbstub
+ * holds them back then).
+ */
+
+#define REVIRT_DEBUG_SINGLESTEP  (1u << 0)
+#define REVIRT_DEBUG_SW_BP       (1u << 1)
+#define REVIRT_DEBUG_HW_BP       (1u << 2)
+
+struct revirt_guest_debug {
+    uint32_t flags;             /* REVIRT_DEBUG_*; 0: off */
+    uint32_t reserved;          /* 0 */
+    uint64_t dr[4];             /* with HW_BP: linear addresses, else 0 */
+    uint64_t dr7;               /* with HW_BP: enables, types, lengths */
+};
+
+/*
+ * REVIRT_SET_GUEST_DEBUG: set what the debugger takes over (above).  It
+ * replaces the previous setting and takes effect at the next REVIRT_RUN.
+ *   -EINVAL  unknown flags, reserved not 0, or dr/dr7 not 0 without HW_BP
+ *   -EBUSY   another thread is in REVIRT_RUN on this vCPU
+ *   -ENOTSUP without FEATURE_GUEST_DEBUG
+ */
+#define REVIRT_SET_GUEST_DEBUG  REVIRT_IOW(0x50, struct revirt_guest_debug)
 
 /*
  * Layout checks.  The size field of a call number has 14 bits, so every
@@ -744,6 +825,8 @@ _Static_assert(sizeof(struct revirt_vcpu_state) < REVIRT_IOC_SIZE_LIMIT,
                "revirt_vcpu_state fits the size field");
 _Static_assert(sizeof(struct revirt_event) < REVIRT_IOC_SIZE_LIMIT,
                "revirt_event fits the size field");
+_Static_assert(sizeof(struct revirt_guest_debug) < REVIRT_IOC_SIZE_LIMIT,
+               "revirt_guest_debug fits the size field");
 
 _Static_assert(offsetof(struct revirt_run, request_interrupt_window) == 0,
                "revirt_run layout");
@@ -767,7 +850,8 @@ _Static_assert(sizeof(struct revirt_run) == 272 + REVIRT_IO_DATA_MAX,
                "revirt_run layout");
 _Static_assert(sizeof(struct revirt_exit_io) == 8 &&
                sizeof(struct revirt_exit_mmio) == 24 &&
-               sizeof(struct revirt_exit_internal) == 40,
+               sizeof(struct revirt_exit_internal) == 40 &&
+               sizeof(struct revirt_exit_debug) == 32,
                "revirt_run exit layouts");
 
 #endif /* REVIRT_ABI_H */
