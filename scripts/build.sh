@@ -10,17 +10,20 @@ scripts/prepare-tree.sh
 
 export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
 mkdir -p build
-if [ ! -e build/build.ninja ]; then
-    (cd build && ../_qemu/tree/configure \
-        --target-list=x86_64-softmmu \
-        --without-default-features \
-        --enable-kvm --enable-tcg $REVIRT_CONFIGURE_EXTRA \
-        --firmwarepath="$REVIRT_FIRMWARE_PATH" \
-        --disable-docs) > build/configure.log 2>&1 || {
+# Configure once, and again whenever these options change.
+configure_args="--target-list=x86_64-softmmu --without-default-features \
+--enable-kvm --enable-tcg $REVIRT_CONFIGURE_EXTRA \
+--firmwarepath=$REVIRT_FIRMWARE_PATH --disable-docs"
+if [ ! -e build/build.ninja ] ||
+   [ "$(cat build/revirt-configure-args.txt 2>/dev/null)" != "$configure_args" ]; then
+    rm -f build/revirt-configure-args.txt
+    (cd build && ../_qemu/tree/configure $configure_args) \
+        > build/configure.log 2>&1 || {
         tail -n 30 build/configure.log >&2
         echo "build: configure failed, see build/configure.log" >&2
         exit 1
     }
+    echo "$configure_args" > build/revirt-configure-args.txt
 fi
 ninja -C build $REVIRT_NINJA_TARGETS
 

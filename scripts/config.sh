@@ -20,9 +20,10 @@ revirt_git() {
     git -c init.defaultBranch=main -c advice.detachedHead=false "$@"
 }
 
-# Extra configure options and the ninja targets the tests need.
-REVIRT_CONFIGURE_EXTRA="--enable-revirt"
-REVIRT_NINJA_TARGETS="qemu-system-x86_64 tests/qtest/revirt-test \
+# Extra configure options and the ninja targets the tests need (qemu-img
+# makes the qcow2 disks that savevm writes to).
+REVIRT_CONFIGURE_EXTRA="--enable-revirt --enable-tools"
+REVIRT_NINJA_TARGETS="qemu-system-x86_64 qemu-img tests/qtest/revirt-test \
 tests/revirt-guests/bios.bin"
 
 # Where QEMU finds firmware: Debian's seabios, ipxe-qemu, qemu-system-data.

@@ -51,6 +51,7 @@ done
 # tcg, which must agree; bad -accel revirt options; a guest revirt cannot
 # run.  The guests were built from source by build.sh.
 tap qtest < <(cd build && QTEST_QEMU_BINARY=./qemu-system-x86_64 \
+              QTEST_QEMU_IMG=./qemu-img \
               REVIRT_GUESTS="$PWD/tests/revirt-guests" \
               timeout 900 tests/qtest/revirt-test --tap -k 2>&1 ||
               echo "not ok - revirt-test exited with status $?")

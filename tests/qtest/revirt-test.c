@@ -1110,6 +1110,235 @@ static void test_migrate_blocked(void)
     qtest_quit(qts);
 }
 
+/* What regs.S leaves in RAM. */
+#define REGS_COUNT              0x504
+#define REGS_BAD                0x508
+#define REGS_PASSES             200     /* between saving and loading */
+
+typedef struct {
+    const char *accel;
+    bool live;                  /* over TCP while it runs, else stopped */
+} MigrateRegsCase;
+
+static QTestState *regs_guest_start(const char *accel, const char *serial,
+                                    const char *extra)
+{
+    g_autofree char *image = guest_path("regs.bin");
+
+    return qtest_initf("-accel %s -bios %s -nodefaults -serial file:%s %s",
+                       accel_option(accel), image, serial, extra);
+}
+
+/* regs.S found no state out of step with its counter. */
+static void regs_check(QTestState *qts, const char *serial)
+{
+    uint32_t bad = qtest_readl(qts, REGS_BAD);
+
+    if (bad) {
+        g_autofree char *output = read_file(serial);
+
+        g_test_message("regs.S failed check 0x%x at pass %u: %s", bad,
+                       qtest_readl(qts, REGS_COUNT), output);
+    }
+    g_assert_cmphex(bad, ==, 0);
+}
+
+/* Let regs.S count to at least @count, checking as it goes. */
+static void regs_wait_for_count(QTestState *qts, const char *serial,
+                                uint32_t count)
+{
+    gint64 deadline = g_get_monotonic_time() +
+                      GUEST_TIMEOUT_S * G_TIME_SPAN_SECOND;
+
+    while (qtest_readl(qts, REGS_COUNT) < count) {
+        regs_check(qts, serial);
+        g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        g_usleep(10 * 1000);
+    }
+    regs_check(qts, serial);
+}
+
+/* A qcow2 image made by $QTEST_QEMU_IMG; NULL (the test skipped) if none. */
+static char *make_qcow2(const char *name)
+{
+    const char *qemu_img = g_getenv("QTEST_QEMU_IMG");
+    g_autofree char *cmd = NULL;
+    g_autofree char *err = NULL;
+    char *path;
+    int status;
+
+    if (!qemu_img || access(qemu_img, X_OK)) {
+        g_test_skip("no qemu-img: set QTEST_QEMU_IMG");
+        return NULL;
+    }
+    path = g_build_filename(tmp_dir, name, NULL);
+    cmd = g_strdup_printf("%s create -q -f qcow2 %s 16M", qemu_img, path);
+    g_assert(g_spawn_command_line_sync(cmd, NULL, &err, &status, NULL));
+    if (status) {
+        g_test_message("qemu-img create: %s", err);
+    }
+    g_assert_cmpint(status, ==, 0);
+    return path;
+}
+
+static void hmp_assert_silent(QTestState *qts, const char *cmd)
+{
+    g_autofree char *out = qtest_hmp(qts, "%s", cmd);
+
+    if (*out) {
+        g_test_message("%s: %s", cmd, out);
+    }
+    g_assert_cmpstr(out, ==, "");
+}
+
+/*
+ * savevm on a qcow2 disk while regs.S runs, loadvm into the same QEMU
+ * and, with -loadvm, into a fresh one: each time the guest must go on
+ * from the pass it was saved in, with all of its registers, x87 and SSE
+ * state in step with its counter.
+ */
+static void test_savevm(const void *data)
+{
+    const char *accel = data;
+    g_autofree char *serial = g_build_filename(tmp_dir, "regs.serial", NULL);
+    g_autofree char *disk = NULL;
+    g_autofree char *drive = NULL;
+    g_autofree char *out = NULL;
+    uint32_t before, after, later, saved, count;
+    QTestState *qts;
+
+    if (accel_missing(accel)) {
+        return;
+    }
+    disk = make_qcow2("regs.qcow2");
+    if (!disk) {
+        return;
+    }
+    drive = g_strdup_printf("-drive file=%s,format=qcow2,if=ide", disk);
+    qts = regs_guest_start(accel, serial, drive);
+    regs_wait_for_count(qts, serial, REGS_PASSES);
+
+    /* savevm stops the VM, saves it and lets it run again. */
+    before = qtest_readl(qts, REGS_COUNT);
+    hmp_assert_silent(qts, "savevm s1");
+    after = qtest_readl(qts, REGS_COUNT);
+    wait_for_status(qts, "running");
+    out = qtest_hmp(qts, "info snapshots");
+    g_assert(strstr(out, " s1 "));
+    regs_wait_for_count(qts, serial, after + REGS_PASSES);
+
+    /* loadvm into a stopped VM: the counter goes back to the snapshot's. */
+    qtest_qmp_assert_success(qts, "{ 'execute': 'stop' }");
+    later = qtest_readl(qts, REGS_COUNT);
+    regs_check(qts, serial);
+    hmp_assert_silent(qts, "loadvm s1");
+    saved = qtest_readl(qts, REGS_COUNT);
+    g_test_message("%s: savevm between passes %u and %u, at %u; loadvm at "
+                   "pass %u", accel, before, after, saved, later);
+    g_assert_cmpuint(saved, >=, before);
+    g_assert_cmpuint(saved, <=, after);
+    g_assert_cmpuint(saved, <, later);
+    regs_check(qts, serial);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+    regs_wait_for_count(qts, serial, saved + REGS_PASSES);
+    qtest_quit(qts);
+
+    /* A fresh QEMU restores the same state from the disk. */
+    g_free(drive);
+    drive = g_strdup_printf("-drive file=%s,format=qcow2,if=ide -loadvm s1 "
+                            "-S", disk);
+    qts = regs_guest_start(accel, serial, drive);
+    count = qtest_readl(qts, REGS_COUNT);
+    g_assert_cmpuint(count, ==, saved);
+    regs_check(qts, serial);
+    qtest_qmp_assert_success(qts, "{ 'execute': 'cont' }");
+    regs_wait_for_count(qts, serial, saved + REGS_PASSES);
+    qtest_quit(qts);
+    unlink(disk);
+    unlink(serial);
+}
+
+/*
+ * regs.S migrates, live over TCP or stopped through a file: on the
+ * destination it goes on from where the source left it, with all of its
+ * registers, x87 and SSE state in step with its counter.
+ */
+static void test_migrate_regs(const void *data)
+{
+    const MigrateRegsCase *c = data;
+    g_autofree char *file = g_build_filename(tmp_dir, "regs.mig", NULL);
+    g_autofree char *serial = g_build_filename(tmp_dir, "regs.serial", NULL);
+    g_autofree char *dst_serial = g_build_filename(tmp_dir, "regs-dst.serial",
+                                                   NULL);
+    g_autofree char *uri = NULL, *incoming = NULL;
+    QTestState *src, *dst = NULL;
+    uint32_t before, count;
+    QDict *info;
+
+    if (accel_missing(c->accel)) {
+        return;
+    }
+    if (c->live && !strcmp(c->accel, "tcg")) {
+        /* See test_migrate_writing(). */
+        g_test_skip("QEMU 7.2's TCG loses writes during live migration");
+        return;
+    }
+    src = regs_guest_start(c->accel, serial, "");
+    regs_wait_for_count(src, serial, REGS_PASSES);
+    if (c->live) {
+        int port = free_tcp_port();
+
+        uri = g_strdup_printf("tcp:127.0.0.1:%d", port);
+        incoming = g_strdup_printf("-S -incoming %s", uri);
+        dst = regs_guest_start(c->accel, dst_serial, incoming);
+        before = qtest_readl(src, REGS_COUNT);
+        info = migrate_writing_guest(src, uri);
+        qobject_unref(info);
+    } else {
+        gint64 deadline = g_get_monotonic_time() +
+                          GUEST_TIMEOUT_S * G_TIME_SPAN_SECOND;
+        const char *status;
+        bool done;
+
+        uri = g_strdup_printf("exec:cat > %s", file);
+        incoming = g_strdup_printf("-S -incoming 'exec:cat %s'", file);
+        qtest_qmp_assert_success(src, "{ 'execute': 'stop' }");
+        before = qtest_readl(src, REGS_COUNT);
+        qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
+                                 "  'arguments': { 'uri': %s } }", uri);
+        do {
+            g_usleep(10 * 1000);
+            info = query_migrate(src, &status);
+            done = status && !strcmp(status, "completed");
+            qobject_unref(info);
+            g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+        } while (!done);
+    }
+    wait_for_status(src, "postmigrate");
+    count = qtest_readl(src, REGS_COUNT);
+    regs_check(src, serial);
+    qtest_quit(src);
+    g_assert_cmpuint(count, >=, before);
+    if (!c->live) {
+        g_assert_cmpuint(count, ==, before);
+    }
+
+    if (!dst) {
+        dst = regs_guest_start(c->accel, dst_serial, incoming);
+    }
+    wait_for_status(dst, "paused");
+    g_test_message("%s: migrated at pass %u, %u passes after it started",
+                   c->accel, count, count - before);
+    g_assert_cmpuint(qtest_readl(dst, REGS_COUNT), ==, count);
+    regs_check(dst, dst_serial);
+    qtest_qmp_assert_success(dst, "{ 'execute': 'cont' }");
+    regs_wait_for_count(dst, dst_serial, count + REGS_PASSES);
+    qtest_quit(dst);
+    unlink(file);
+    unlink(serial);
+    unlink(dst_serial);
+}
+
 typedef struct {
     const char *accel;
     const char *hide;           /* REVIRT_KVM_HIDE, or NULL */
@@ -1216,6 +1445,16 @@ static void add_migrate_case(const char *name, const char *accel,
     qtest_add_data_func_full(path, c, test_migrate_writing, g_free);
 }
 
+static void add_migrate_regs_case(const char *accel, bool live)
+{
+    MigrateRegsCase *c = g_new(MigrateRegsCase, 1);
+    g_autofree char *path = g_strdup_printf("revirt/migrate-regs%s/%s",
+                                            live ? "" : "-stopped", accel);
+
+    *c = (MigrateRegsCase) { .accel = accel, .live = live };
+    qtest_add_data_func_full(path, c, test_migrate_regs, g_free);
+}
+
 static void add_display_case(const char *name, const char *accel,
                              const char *hide)
 {
@@ -1268,6 +1507,14 @@ int main(int argc, char **argv)
         add_migrate_case("migrate-writing-tcp", accels[i], false, NULL);
         add_migrate_case("migrate-writing-file", accels[i], true, NULL);
         add_display_case(accels[i], accels[i], NULL);
+    }
+    for (int i = 0; i < ARRAY_SIZE(accels); i++) {
+        g_autofree char *savevm = g_strdup_printf("revirt/savevm/%s",
+                                                  accels[i]);
+
+        qtest_add_data_func(savevm, accels[i], test_savevm);
+        add_migrate_regs_case(accels[i], true);
+        add_migrate_regs_case(accels[i], false);
     }
     /* revirt-kvm without KVM's manual dirty-log protection */
     add_migrate_case("migrate-writing-tcp", "revirt", false,
