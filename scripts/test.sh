@@ -85,6 +85,10 @@ lab() {
         skip "lab: disabled by REVIRT_LAB=0"
         return
     fi
+    # CI gives the whole run 90 minutes: the lab gets what is left of 80
+    # (SECONDS counts from this script's start, the build included).
+    export LAB_TIMEOUT=${LAB_TIMEOUT:-$((80 * 60 - SECONDS))}
+    echo "lab: LAB_TIMEOUT=${LAB_TIMEOUT}s"
     while read -r line; do
         echo "$line"
         case "$line" in
