@@ -1,8 +1,10 @@
 #!/bin/bash
 # Run every test: build QEMU with the series, the revirt-kvm driver's own
 # tests, QEMU's revirt qtest (guests under -accel revirt / kvm / tcg, which
-# must agree; bad input; a guest revirt cannot run), and the check that
-# patches/ matches the sources and the build.
+# must agree; bad input; a guest revirt cannot run), the check that
+# patches/ matches the sources and the build and that each of its patches
+# builds, libvirt with libvirt/patches/ running revirt, kvm and qemu
+# domains, and the nested lab.
 # Ends with "N passed, M failed, K skipped"; exits non-zero if anything
 # failed.
 set -uo pipefail
@@ -63,19 +65,47 @@ regen=$out/patches
 scripts/make-patches.sh "$regen"
 check "patches/ is regenerated from the sources without drift" \
     diff -r patches "$regen"
+# am_check TREE PATCHES: git am of PATCHES on TREE's pristine commit gives
+# exactly TREE, the tree that was built.
 am_check() {
-    local tree=$out/am-tree
+    local built=$1 patches=$2 tree=$out/am-tree
     rm -rf "$tree"
-    revirt_git clone -q --shared --no-checkout _qemu/tree "$tree" &&
+    revirt_git clone -q --shared --no-checkout "$built" "$tree" &&
         revirt_git -C "$tree" checkout -q --detach "$REVIRT_BASE_TAG" &&
-        revirt_git -C "$tree" am -q "$PWD"/patches/*.patch &&
-        [ -z "$(git -C _qemu/tree status --porcelain)" ] &&
+        revirt_git -C "$tree" am -q "$PWD/$patches"/*.patch &&
+        [ -z "$(git -C "$built" status --porcelain)" ] &&
         [ "$(git -C "$tree" rev-parse 'HEAD^{tree}')" = \
-          "$(git -C _qemu/tree rev-parse 'HEAD^{tree}')" ]
+          "$(git -C "$built" rev-parse 'HEAD^{tree}')" ]
 }
-check "git am of patches/ on the pristine source gives the built tree" am_check
+check "git am of patches/ on the pristine source gives the built tree" \
+    am_check _qemu/tree patches
 
-# 4. The nested lab: Debian's Linux booting under revirt on real (nested)
+# 4. libvirt: Debian's libvirt 9.0 with libvirt/patches/, built minimally
+# into _libvirt/prefix; its series checked like QEMU's; then libvirtd runs
+# the bios guest as revirt, kvm and qemu domains (scripts/test-libvirt.sh).
+libvirt_start=$SECONDS
+if scripts/build-libvirt.sh > "$out/libvirt-build.log" 2>&1; then
+    pass "libvirt with libvirt/patches/ builds ($(tail -n 1 "$out/libvirt-build.log"))"
+    scripts/make-libvirt-patches.sh "$out/libvirt-patches"
+    check "libvirt/patches/ is regenerated from libvirt/series/ without drift" \
+        diff -r libvirt/patches "$out/libvirt-patches"
+    check "git am of libvirt/patches/ on the pristine libvirt gives the built tree" \
+        am_check _libvirt/tree libvirt/patches
+    tap libvirt < <(timeout 900 scripts/test-libvirt.sh 2>&1 ||
+                    echo "not ok - test-libvirt.sh exited with status $?")
+else
+    tail -n 20 "$out/libvirt-build.log"
+    fail "libvirt with libvirt/patches/ builds (see $out/libvirt-build.log)"
+fi
+echo "libvirt: $((SECONDS - libvirt_start))s"
+
+# 5. Each patch of the QEMU series builds on its own (QEMU's rule).
+steps_start=$SECONDS
+tap series < <(scripts/build-each-patch.sh 2>&1 ||
+               echo "not ok - build-each-patch.sh exited with status $?")
+echo "each patch built: $((SECONDS - steps_start))s"
+
+# 6. The nested lab: Debian's Linux booting under revirt on real (nested)
 # SVM, L0 being this QEMU under TCG (scripts/lab.sh, about 20-30 minutes).
 # Each "LAB case=" line counts; lab.sh exits 77 when this machine cannot run
 # it.  REVIRT_LAB=0 skips it.
