@@ -3,9 +3,11 @@
 # _qemu/tree at each patch in turn and build it in build-steps/, then put
 # the tree back at the whole series.  Prints TAP, one line per patch.
 #
-# The tree is checked out in place and build-steps/ sits beside build/, so
-# the compiler sees the same relative paths as in build/ and ccache serves
-# every file a patch does not change.
+# The tree is checked out in place, so between patches ninja rebuilds only
+# what a patch changed; the patch that adds the revirt option changes the
+# configuration, which costs a full build.  build-steps/ sits beside
+# build/, so a ccache-wrapped compiler would see the same relative paths
+# as in build/ (QEMU's configure does not wrap cc in ccache by itself).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . scripts/config.sh
