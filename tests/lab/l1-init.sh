@@ -36,6 +36,19 @@ if insmod /mods/kvm-amd.ko; then say "kvm_amd loaded"; else say "kvm_amd FAILED 
 dmesg | grep -i -E 'kvm|svm' | sed 's/^/L1-INIT   dmesg: /'
 [ -c /dev/kvm ] || say "no /dev/kvm"
 
+# The revirt-kvm driver's tests, on this real SVM KVM (once per lab: the
+# host asks for them until an L1 boot has run them all).
+if [ "${DRIVER_TESTS:-0}" = 1 ]; then
+    for t in /driver-tests/test-*; do
+        n=${t##*/}
+        timeout 300 "$t" --tap >/tmp/tap 2>&1
+        rc=$?
+        sed "s/^/L1-DRIVER $n /" /tmp/tap
+        say "L1-DRIVER-DONE $n status=$rc"
+    done
+    say "L1-DRIVER-END"
+fi
+
 exec 3>/dev/ttyS1
 stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null
 mon=4444
@@ -95,6 +108,13 @@ run() {
         # (traces from L2_EXTRA)
         printf '\n=== QEMU -D log tail (%s lines):\n' "$(wc -l < /tmp/q.trace)" >&3
         tail -60 /tmp/q.trace | sed 's/^/L1-QLOG| /' >&3
+    fi
+    # With "-trace revirt_exit" or "-trace kvm_run_exit" in L2_EXTRA: how
+    # many exits of each reason the run took (to compare accelerators).
+    if grep -q -m1 -E 'revirt_exit|kvm_run_exit' /tmp/q.trace 2>/dev/null; then
+        printf '\n=== exits by reason (%s):\n' "$accel" >&3
+        sed -n -E 's/.*(revirt_exit|kvm_run_exit).* reason ([0-9]+).*/\1 \2/p' /tmp/q.trace |
+            sort | uniq -c | sed 's/^/L1-QSTAT| /' >&3
     fi
     printf '\n=== RUN-END %s qemu_rc=%s hung=%s poweroff=%s\n' "$name" "$rc" "$hung" "$poweroff" >&3
     say "L1-RUN-END run=$name qemu_rc=$rc hung=$hung poweroff=$poweroff"
