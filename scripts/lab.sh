@@ -47,7 +47,7 @@ L1_SMP=${L1_SMP:-1}
 # XSAVE in L0, L2 Linux finds inconsistent XSAVE sizes (a WARNING, then no
 # XSAVE) under kvm,kernel-irqchip=off as under revirt, and a -smp 4 L2's
 # init died of a bad rt_sigreturn frame under kvm,kernel-irqchip=off.
-L0_CPU_DRIVER=${L0_CPU_DRIVER:-$L0_CPU,+xsave,+xsaveopt}
+L0_CPU_DRIVER=${L0_CPU_DRIVER:-$L0_CPU,+xsave,+xsaveopt,+avx}
 L1_MEM=${L1_MEM:-4G}
 L1_APPEND=${L1_APPEND:-}
 L2_MEM=${L2_MEM:-512}
@@ -162,6 +162,9 @@ prepare() {
     mkdir -p "$W/guests"
     make -s -C tests/revirt-guests O="$W/guests" "$W/guests/debug.bin"
     cp "$W/guests/debug.bin" "$W/l1root/l2/debug.bin"
+    # the guests of L1's own QEMU checks (tests/lab/l1-init.sh)
+    make -s -C tests/revirt-guests O="$W/guests" "$W/guests/cpuid.bin" "$W/guests/regs.bin"
+    cp "$W/guests/cpuid.bin" "$W/guests/regs.bin" "$W/l1root/l2/"
     nm "$W/guests/debug.elf" > "$W/debug.syms"
     cp "$VMLINUZ" "$W/l1root/l2/vmlinuz"
     cp "$W/l2.cpio" "$W/l1root/l2/l2.cpio"
@@ -370,7 +373,7 @@ EOF
     done < <(sed -n 's/.*L1-RUN-END run=\([^ ]*\).*/\1/p' "$con")
     if [ "$DRIVER_DONE" = 0 ] && grep -q 'L1-DRIVER-END' "$con"; then
         DRIVER_DONE=1
-        grep -E '^[0-9.]+ L1-(DRIVER|INIT .* L1-DRIVER-DONE) ' "$con" > "$LOGS/driver-tests.log"
+        grep -E '^[0-9.]+ L1-(DRIVER|INIT .* L1-(DRIVER-DONE|QCHECK)) ' "$con" > "$LOGS/driver-tests.log"
     fi
     [ -n "$L1_FAIL" ] || return 0
     log "L1 boot $k stopped early: $L1_FAIL; L1's last words:"
@@ -449,6 +452,9 @@ driver_verdicts() {
                          printf "LAB driver test=%s result=skip reason=%s\n", t, $0; next }
         /^ok / { printf "LAB driver test=%s result=pass\n", $3; next }
         /^not ok / { printf "LAB driver test=%s result=fail\n", $4 }'
+    # L1's checks of QEMU's XSAVE path
+    sed -n 's/.*L1-QCHECK \([^ ]*\) \(pass\|fail\)\(.*\)/LAB driver test=qemu\/\1 result=\2\3/p' "$f" |
+        sed 's/result=\(pass\|fail\) (\(.*\))$/result=\1 reason=\2/'
     # a test program that ended badly without a "not ok" (crash, timeout)
     sed -n 's/.*L1-DRIVER-DONE \(test-[^ ]*\) status=\([1-9][0-9]*\).*/\1 \2/p' "$f" |
         while read -r t rc; do
