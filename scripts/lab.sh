@@ -158,13 +158,12 @@ prepare() {
         cp -L "$f" "$W/l1root/usr/share/qemu/"
         cp -L "$f" "$W/l1root/usr/share/seabios/"
     done
-    # the gdb cases' guest, and its symbols for tests/lab/gdb-check.py
-    mkdir -p "$W/guests"
-    make -s -C tests/revirt-guests O="$W/guests" "$W/guests/debug.bin"
-    cp "$W/guests/debug.bin" "$W/l1root/l2/debug.bin"
+    # the gdb cases' guest (its symbols for tests/lab/gdb-check.py), and
     # the guests of L1's own QEMU checks (tests/lab/l1-init.sh)
-    make -s -C tests/revirt-guests O="$W/guests" "$W/guests/cpuid.bin" "$W/guests/regs.bin"
-    cp "$W/guests/cpuid.bin" "$W/guests/regs.bin" "$W/l1root/l2/"
+    mkdir -p "$W/guests"
+    make -s -C tests/revirt-guests O="$W/guests" \
+        "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin"
+    cp "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin" "$W/l1root/l2/"
     nm "$W/guests/debug.elf" > "$W/debug.syms"
     cp "$VMLINUZ" "$W/l1root/l2/vmlinuz"
     cp "$W/l2.cpio" "$W/l1root/l2/l2.cpio"

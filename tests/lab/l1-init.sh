@@ -36,18 +36,20 @@ if insmod /mods/kvm-amd.ko; then say "kvm_amd loaded"; else say "kvm_amd FAILED 
 dmesg | grep -i -E 'kvm|svm' | sed 's/^/L1-INIT   dmesg: /'
 [ -c /dev/kvm ] || say "no /dev/kvm"
 
-# hmp CMDS: HMP commands to the QEMU of qemu_start, its answers on stdout.
-hmp() { printf '%s\n' "$@" | timeout 20 nc 127.0.0.1 4445 2>&1 | tr -d '\r'; }
+# Every QEMU this script starts has its HMP monitor on this port.
+mon=4444
+# hmp CMDS: HMP commands to that QEMU, its answers on stdout.
+hmp() { printf '%s\n' "$@" | timeout 20 nc 127.0.0.1 $mon 2>&1 | tr -d '\r'; }
 
 # qemu_start ACCEL CPU OPTION...: a small QEMU in the background, its
-# monitor on port 4445, its serial in /tmp/qc.serial.
+# serial in /tmp/qc.serial.
 qemu_start() {
     a=$1; c=$2; shift 2
     # in /tmp: HMP's pmemsave takes a relative file name (it would read
     # the "/" of an absolute one as a division)
     (cd /tmp && exec /bin/qemu-system-x86_64 -L /usr/share/qemu -accel "$a" \
         -cpu "$c" -m 64 -nodefaults -display none -serial file:/tmp/qc.serial \
-        -monitor tcp:127.0.0.1:4445,server=on,wait=off "$@" </dev/null >/tmp/qc.err 2>&1) &
+        -monitor tcp:127.0.0.1:$mon,server=on,wait=off "$@" </dev/null >/tmp/qc.err 2>&1) &
     qc=$!
     sleep 2
 }
@@ -115,7 +117,6 @@ fi
 
 exec 3>/dev/ttyS1
 stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null
-mon=4444
 
 # run NAME ACCEL SMP CPU APPEND: one L2 boot (plus $L2_EXTRA, QEMU options
 # from the host's L2_EXTRA, e.g. "-trace revirt_exit -trace revirt_inject").  Its console goes straight to
@@ -159,8 +160,8 @@ run() {
         # L1 is alive (it got here), so the L2 guest is stuck: keep its state.
         hung=1
         printf '\n=== L2 TIMEOUT after %ss; monitor:\n' "$waited" >&3
-        printf 'info status\ninfo registers -a\ninfo pic\ninfo lapic\nquit\n' \
-            | timeout 20 nc 127.0.0.1 $mon 2>&1 | tr -d '\r' | sed 's/^/L1-MON| /' >&3
+        hmp 'info status' 'info registers -a' 'info pic' 'info lapic' quit |
+            sed 's/^/L1-MON| /' >&3
         kill -9 $qpid 2>/dev/null
         break
     done
