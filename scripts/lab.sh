@@ -42,6 +42,12 @@ L0_CPU=${L0_CPU:-qemu64,+svm,+npt}
 # hangs L2 under kvm,kernel-irqchip=off as under revirt; with one, 20 of 20
 # revirt -smp 2 boots passed.
 L1_SMP=${L1_SMP:-1}
+# The driver's tests run in an L1 of their own, with XSAVE (so its XSAVE
+# state is tested on real SVM).  The L2 runs keep L0_CPU without it: with
+# XSAVE in L0, L2 Linux finds inconsistent XSAVE sizes (a WARNING, then no
+# XSAVE) under kvm,kernel-irqchip=off as under revirt, and a -smp 4 L2's
+# init died of a bad rt_sigreturn frame under kvm,kernel-irqchip=off.
+L0_CPU_DRIVER=${L0_CPU_DRIVER:-$L0_CPU,+xsave,+xsaveopt,+avx}
 L1_MEM=${L1_MEM:-4G}
 L1_APPEND=${L1_APPEND:-}
 L2_MEM=${L2_MEM:-512}
@@ -81,7 +87,7 @@ prepare() {
     apt_updated=0
     apt_update() { [ $apt_updated = 1 ] || { apt-get update -qq >/dev/null 2>&1 || true; apt_updated=1; }; }
     need=()
-    for p in gcc libc6-dev binutils make python3 cpio gdb; do
+    for p in gcc libc6-dev binutils make python3 cpio gdb meson ninja-build libglib2.0-dev; do
         dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
     done
     if [ ${#need[@]} -gt 0 ]; then
@@ -129,7 +135,17 @@ prepare() {
         cp "$MODDIR/$m" "$W/l1root/mods/"
     done
     strip -o "$W/l1root/bin/qemu-system-x86_64" "$QEMU_L1"
-    ldd "$QEMU_L1" | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}' | while read -r lib; do
+    # the revirt-kvm driver's own tests, which L1 runs on real SVM first
+    rm -rf "$W/driver" "$W/l1root/driver-tests"
+    mkdir -p "$W/l1root/driver-tests"
+    meson setup "$W/driver" _qemu/tree/subprojects/revirt >/dev/null
+    ninja -C "$W/driver" >/dev/null
+    for t in "$W"/driver/tests/test-*; do
+        [ -f "$t" ] && [ -x "$t" ] && cp "$t" "$W/l1root/driver-tests/"
+    done
+    for bin in "$QEMU_L1" "$W"/l1root/driver-tests/test-*; do
+        ldd "$bin" | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}'
+    done | sort -u | while read -r lib; do
         [ -f "$lib" ] || continue
         case "$lib" in
         /lib64/*) cp -L "$lib" "$W/l1root/lib64/" ;;
@@ -142,10 +158,12 @@ prepare() {
         cp -L "$f" "$W/l1root/usr/share/qemu/"
         cp -L "$f" "$W/l1root/usr/share/seabios/"
     done
-    # the gdb cases' guest, and its symbols for tests/lab/gdb-check.py
+    # the gdb cases' guest (its symbols for tests/lab/gdb-check.py), and
+    # the guests of L1's own QEMU checks (tests/lab/l1-init.sh)
     mkdir -p "$W/guests"
-    make -s -C tests/revirt-guests O="$W/guests" "$W/guests/debug.bin"
-    cp "$W/guests/debug.bin" "$W/l1root/l2/debug.bin"
+    make -s -C tests/revirt-guests O="$W/guests" \
+        "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin"
+    cp "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin" "$W/l1root/l2/"
     nm "$W/guests/debug.elf" > "$W/debug.syms"
     cp "$VMLINUZ" "$W/l1root/l2/vmlinuz"
     cp "$W/l2.cpio" "$W/l1root/l2/l2.cpio"
@@ -228,23 +246,29 @@ stamp() {
 
 # the TCP port of L0's third serial port (L1's ttyS2), for gdb
 GDB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+DRIVER_DONE=0                # an L1 boot has run the driver's tests
 L1_BOOTS=0
 L1_INIT_TIMES=()
 RETRIES=0
 # boot_l1: one L1 boot over the pending runs; marks the finished ones done
 # and returns the reason L1 stopped early in L1_FAIL ("" if it finished).
+# boot_l1 driver: the same, for the driver's tests alone, on L0_CPU_DRIVER.
 boot_l1() {
+    local mode=${1:-runs} l0_cpu=$L0_CPU
     L1_BOOTS=$((L1_BOOTS + 1))
     local k=$L1_BOOTS cfg=$W/l1cfg con out pidf
     con=$LOGS/l1-boot$k.console; out=$LOGS/l1-boot$k.l2out; pidf=$W/l0.pid
     SOCK=$W/l0-mon.sock
     rm -rf "$cfg" "$pidf" "$SOCK" "$W/l2.fifo"; mkdir -p "$cfg/etc"
+    [ "$mode" = runs ] || l0_cpu=$L0_CPU_DRIVER
     for r in "${RUNS[@]}"; do
+        [ "$mode" = runs ] || break
         [ "${RUN_STATE[$r]}" = pending ] || continue
         local c=${RUN_CASE[$r]}
         echo "$r|${C_ACCEL[$c]}|${C_SMP[$c]}|${C_CPU[$c]}|${C_APP[$c]}"
     done > "$cfg/etc/runs"
     cat > "$cfg/etc/lab.conf" <<EOF
+DRIVER_TESTS=$([ "$mode" = driver ] && echo 1 || echo 0)
 L2_TIMEOUT=$L2_TIMEOUT
 L2_MEM=$L2_MEM
 L2_MEMMB=$L2_MEMMB
@@ -253,14 +277,14 @@ L2_EXTRA="$L2_EXTRA"
 EOF
     { cat "$W/l1-base.cpio"; mkcpio "$cfg"; } > "$W/l1.cpio"
     local left=$((LAB_TIMEOUT - ($(date +%s) - T0)))
-    log "L1 boot $k: $(wc -l < "$cfg/etc/runs") runs; console $RELLOGS/l1-boot$k.console"
+    log "L1 boot $k: $(wc -l < "$cfg/etc/runs") runs$([ "$mode" = runs ] || echo ", the driver's tests on -cpu $l0_cpu"); console $RELLOGS/l1-boot$k.console"
     # L1's console (ttyS0) and the L2 consoles (ttyS1, through a fifo) are
     # timestamped here as they arrive, in seconds since L0 started.
     # -no-reboot: an L1 reset or panic (panic=-1) ends L0.
     mkfifo "$W/l2.fifo"
     stamp < "$W/l2.fifo" > "$out" &
     local bg2=$!
-    ( timeout -s KILL "$left" "$QEMU_L0" -accel tcg,thread=multi -cpu "$L0_CPU" \
+    ( timeout -s KILL "$left" "$QEMU_L0" -accel tcg,thread=multi -cpu "$l0_cpu" \
         -smp "$L1_SMP" -m "$L1_MEM" -nodefaults -display none -no-reboot \
         -serial stdio -serial "file:$W/l2.fifo" \
         -serial "tcp:127.0.0.1:$GDB_PORT,server=on,wait=off" -pidfile "$pidf" \
@@ -346,6 +370,10 @@ EOF
         RUN_STATE[$r]=finished
         log "run $r finished in L1 boot $k ($(grep -o 'qemu_rc=.*' "$LOGS/runs/$r.out" | tail -1))"
     done < <(sed -n 's/.*L1-RUN-END run=\([^ ]*\).*/\1/p' "$con")
+    if [ "$DRIVER_DONE" = 0 ] && grep -q 'L1-DRIVER-END' "$con"; then
+        DRIVER_DONE=1
+        grep -E '^[0-9.]+ L1-(DRIVER|INIT .* L1-(DRIVER-DONE|QCHECK)) ' "$con" > "$LOGS/driver-tests.log"
+    fi
     [ -n "$L1_FAIL" ] || return 0
     log "L1 boot $k stopped early: $L1_FAIL; L1's last words:"
     # (|| true: no panic line is the usual case, and set -e would end the lab)
@@ -391,7 +419,14 @@ if [ -n "$LAB_REEVAL" ]; then
 else
     log "kernel $KVER, $(basename "$BDEB" .deb), case set $CASESET: ${#CASES[@]} cases, ${#RUNS[@]} L2 boots; logs in $RELLOGS"
 fi
-MAX_BOOTS=$(( ${#RUNS[@]} + 3 * LAB_RETRIES ))
+if [ -z "$LAB_REEVAL" ]; then
+    for _ in $(seq 0 "$LAB_RETRIES"); do
+        [ "$DRIVER_DONE" = 0 ] || break
+        [ $(( $(date +%s) - T0 )) -lt "$LAB_TIMEOUT" ] || break
+        boot_l1 driver
+    done
+fi
+MAX_BOOTS=$(( L1_BOOTS + ${#RUNS[@]} + 3 * LAB_RETRIES ))
 while pending; do
     if [ $(( $(date +%s) - T0 )) -ge "$LAB_TIMEOUT" ] || [ "$L1_BOOTS" -ge "$MAX_BOOTS" ]; then
         for r in "${RUNS[@]}"; do
@@ -401,6 +436,31 @@ while pending; do
     fi
     boot_l1
 done
+
+# ------------------------------------------------------------ driver tests
+# One line per test of the revirt-kvm driver that L1 ran on real SVM:
+#   LAB driver test=PATH result=pass|fail|skip [reason=...]
+driver_verdicts() {
+    local f=$LOGS/driver-tests.log
+    if [ ! -f "$f" ]; then
+        echo "LAB driver test=all result=fail reason=no-l1-boot-ran-them"
+        return
+    fi
+    sed -n 's/^[0-9.]* L1-DRIVER \(test-[^ ]*\) //p' "$f" | awk '
+        /^ok .*# SKIP/ { sub(/^ok [0-9]+ /, ""); t = $1; sub(/^[^#]*# SKIP ?/, "");
+                         printf "LAB driver test=%s result=skip reason=%s\n", t, $0; next }
+        /^ok / { printf "LAB driver test=%s result=pass\n", $3; next }
+        /^not ok / { printf "LAB driver test=%s result=fail\n", $4 }'
+    # L1's checks of QEMU's XSAVE path
+    sed -n 's/.*L1-QCHECK \([^ ]*\) \(pass\|fail\)\(.*\)/LAB driver test=qemu\/\1 result=\2\3/p' "$f" |
+        sed 's/result=\(pass\|fail\) (\(.*\))$/result=\1 reason=\2/'
+    # a test program that ended badly without a "not ok" (crash, timeout)
+    sed -n 's/.*L1-DRIVER-DONE \(test-[^ ]*\) status=\([1-9][0-9]*\).*/\1 \2/p' "$f" |
+        while read -r t rc; do
+            grep -q "L1-DRIVER $t not ok" "$f" ||
+                echo "LAB driver test=$t result=fail reason=exit-status-$rc"
+        done
+}
 
 # ------------------------------------------------------------ verdicts
 # run_boot_s FILE: seconds from RUN-START (L1 starts QEMU) to L2's /init.
@@ -503,6 +563,10 @@ for c in "${CASES[@]}"; do
     echo "LAB case=$c accel=${C_ACCEL[$c]} smp=${C_SMP[$c]} cpu=${C_CPU[$c]} result=$result boot_s=${bm:--}$extra retries=$tries log=${clog#"$ROOT"/}"
 done
 
+DRIVER_LINES=$(driver_verdicts)
+[ -z "$DRIVER_LINES" ] || echo "$DRIVER_LINES"
+DRIVER_FAILED=$(echo "$DRIVER_LINES" | grep -c ' result=fail' || true)
+
 # Boot-time medians per accelerator (QEMU start in L1 to L2's /init).
 for a in $(printf '%s\n' "${C_ACCEL[@]}" | sort -u); do
     times=$(for r in "${RUNS[@]}"; do
@@ -513,7 +577,7 @@ for a in $(printf '%s\n' "${C_ACCEL[@]}" | sort -u); do
     echo "LAB timing accel=$a boot_s_median=$(echo "$times" | grep . | median || true) n=$(echo "$times" | grep -c . || true)"
 done
 echo "LAB timing l1_init_s=$(printf '%s\n' "${L1_INIT_TIMES[@]}" | grep . | median || true) l1_boots=$L1_BOOTS"
-echo "LAB summary caseset=$CASESET cases=${#CASES[@]} passed=$PASSED failed=$FAILED retries=$RETRIES l1_boots=$L1_BOOTS wall_s=$(( $(date +%s) - T0 )) logs=$RELLOGS"
-[ "$FAILED" = 0 ]
+echo "LAB summary caseset=$CASESET cases=${#CASES[@]} passed=$PASSED failed=$FAILED driver_failed=$DRIVER_FAILED retries=$RETRIES l1_boots=$L1_BOOTS wall_s=$(( $(date +%s) - T0 )) logs=$RELLOGS"
+[ "$FAILED" = 0 ] && [ "$DRIVER_FAILED" = 0 ]
 exit
 }

@@ -124,6 +124,9 @@ lab() {
         case "$line" in
         "LAB case="*" result=pass"*) pass "lab: ${line#LAB }" ;;
         "LAB case="*" result=fail"*) fail "lab: ${line#LAB }" ;;
+        "LAB driver "*" result=pass"*) pass "lab: ${line#LAB }" ;;
+        "LAB driver "*" result=fail"*) fail "lab: ${line#LAB }" ;;
+        "LAB driver "*" result=skip"*) skip "lab: ${line#LAB }" ;;
         "LAB skip reason="*) skip "lab: ${line#LAB skip reason=}" ;;
         "LAB exit "*)
             rc=${line#LAB exit }

@@ -36,9 +36,87 @@ if insmod /mods/kvm-amd.ko; then say "kvm_amd loaded"; else say "kvm_amd FAILED 
 dmesg | grep -i -E 'kvm|svm' | sed 's/^/L1-INIT   dmesg: /'
 [ -c /dev/kvm ] || say "no /dev/kvm"
 
+# Every QEMU this script starts has its HMP monitor on this port.
+mon=4444
+# hmp CMDS: HMP commands to that QEMU, its answers on stdout.
+hmp() { printf '%s\n' "$@" | timeout 20 nc 127.0.0.1 $mon 2>&1 | tr -d '\r'; }
+
+# qemu_start ACCEL CPU OPTION...: a small QEMU in the background, its
+# serial in /tmp/qc.serial.
+qemu_start() {
+    a=$1; c=$2; shift 2
+    # in /tmp: HMP's pmemsave takes a relative file name (it would read
+    # the "/" of an absolute one as a division)
+    (cd /tmp && exec /bin/qemu-system-x86_64 -L /usr/share/qemu -accel "$a" \
+        -cpu "$c" -m 64 -nodefaults -display none -serial file:/tmp/qc.serial \
+        -monitor tcp:127.0.0.1:$mon,server=on,wait=off "$@" </dev/null >/tmp/qc.err 2>&1) &
+    qc=$!
+    sleep 2
+}
+qemu_stop() { hmp quit >/dev/null; wait $qc 2>/dev/null; }
+
+# ram_word ADDR: a 32-bit word of the guest's RAM, as 0x........
+ram_word() { hmp "xp /1wx $1" | sed -n 's/^0*[0-9a-f]*: \(0x[0-9a-f]*\).*/\1/p' | tail -1; }
+
+qcheck() { say "L1-QCHECK $1 $2${3:+ ($3)}"; }
+
+# QEMU's own XSAVE path, with this L1's XSAVE: the XSAVE leaf (0xD) the
+# cpuid guest sees under revirt is the one kvm,kernel-irqchip=off gives,
+# and regs.S's state survives a migration of the stopped VM to a file.
+qemu_xsave_checks() {
+    rm -f /tmp/leafd-revirt /tmp/leafd-kvm
+    qemu_start revirt host -bios /l2/cpuid.bin
+    hmp "pmemsave 0x10680 128 leafd-revirt" >/dev/null
+    qemu_stop
+    # (kvm=off, svm=off: as the Linux twins, see tests/lab/cases/default)
+    qemu_start kvm,kernel-irqchip=off host,kvm=off,svm=off -bios /l2/cpuid.bin
+    hmp "pmemsave 0x10680 128 leafd-kvm" >/dev/null
+    qemu_stop
+    say "L1-QCHECK-DATA leaf 0xD under revirt: $(od -An -tx4 -v /tmp/leafd-revirt | tr -s ' \n' ' ')"
+    if [ -s /tmp/leafd-revirt ] && cmp -s /tmp/leafd-revirt /tmp/leafd-kvm; then
+        qcheck cpuid-leaf-0xd pass
+    else
+        qcheck cpuid-leaf-0xd fail "kvm gives $(od -An -tx4 -v /tmp/leafd-kvm | tr -s ' \n' ' ')"
+    fi
+
+    qemu_start revirt host -bios /l2/regs.bin
+    sleep 3
+    hmp stop 'migrate -d "exec:cat > /tmp/regs.mig"' >/dev/null
+    i=0
+    while [ $i -lt 30 ] && ! hmp 'info migrate' | grep -q 'status: completed'; do
+        sleep 1; i=$((i + 1))
+    done
+    n1=$(ram_word 0x504)
+    qemu_stop
+    qemu_start revirt host -bios /l2/regs.bin -incoming 'exec:cat /tmp/regs.mig'
+    hmp cont >/dev/null
+    sleep 5
+    n2=$(ram_word 0x504); bad=$(ram_word 0x508); looping=$(ram_word 0x50c)
+    qemu_stop
+    if [ -n "$n1" ] && [ -n "$n2" ] && [ "$bad" = 0x00000000 ] &&
+       [ "$looping" = 0x00000001 ] && [ $((n2)) -gt $((n1)) ]; then
+        qcheck regs-migrate pass "passes $((n1)) then $((n2))"
+    else
+        qcheck regs-migrate fail "passes '$n1' then '$n2', bad '$bad' looping '$looping'; $(tr '\n' ' ' < /tmp/qc.serial | tail -c 200)"
+    fi
+}
+
+# The revirt-kvm driver's tests, on this real SVM KVM (once per lab: the
+# host asks for them until an L1 boot has run them all).
+if [ "${DRIVER_TESTS:-0}" = 1 ]; then
+    for t in /driver-tests/test-*; do
+        n=${t##*/}
+        timeout 300 "$t" --tap >/tmp/tap 2>&1
+        rc=$?
+        sed "s/^/L1-DRIVER $n /" /tmp/tap
+        say "L1-DRIVER-DONE $n status=$rc"
+    done
+    qemu_xsave_checks
+    say "L1-DRIVER-END"
+fi
+
 exec 3>/dev/ttyS1
 stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null
-mon=4444
 
 # run NAME ACCEL SMP CPU APPEND: one L2 boot (plus $L2_EXTRA, QEMU options
 # from the host's L2_EXTRA, e.g. "-trace revirt_exit -trace revirt_inject").  Its console goes straight to
@@ -82,8 +160,8 @@ run() {
         # L1 is alive (it got here), so the L2 guest is stuck: keep its state.
         hung=1
         printf '\n=== L2 TIMEOUT after %ss; monitor:\n' "$waited" >&3
-        printf 'info status\ninfo registers -a\ninfo pic\ninfo lapic\nquit\n' \
-            | timeout 20 nc 127.0.0.1 $mon 2>&1 | tr -d '\r' | sed 's/^/L1-MON| /' >&3
+        hmp 'info status' 'info registers -a' 'info pic' 'info lapic' quit |
+            sed 's/^/L1-MON| /' >&3
         kill -9 $qpid 2>/dev/null
         break
     done
@@ -95,6 +173,13 @@ run() {
         # (traces from L2_EXTRA)
         printf '\n=== QEMU -D log tail (%s lines):\n' "$(wc -l < /tmp/q.trace)" >&3
         tail -60 /tmp/q.trace | sed 's/^/L1-QLOG| /' >&3
+    fi
+    # With "-trace revirt_exit" or "-trace kvm_run_exit" in L2_EXTRA: how
+    # many exits of each reason the run took (to compare accelerators).
+    if grep -q -m1 -E 'revirt_exit|kvm_run_exit' /tmp/q.trace 2>/dev/null; then
+        printf '\n=== exits by reason (%s):\n' "$accel" >&3
+        sed -n -E 's/.*(revirt_exit|kvm_run_exit).* reason ([0-9]+).*/\1 \2/p' /tmp/q.trace |
+            sort | uniq -c | sed 's/^/L1-QSTAT| /' >&3
     fi
     printf '\n=== RUN-END %s qemu_rc=%s hung=%s poweroff=%s\n' "$name" "$rc" "$hung" "$poweroff" >&3
     say "L1-RUN-END run=$name qemu_rc=$rc hung=$hung poweroff=$poweroff"

@@ -25,11 +25,6 @@
 _start:
     run_from_ram in_ram
 in_ram:
-    xor %ax, %ax
-    mov %ax, %ds
-    mov %ax, %es
-    mov %ax, %ss
-    mov $0x7000, %sp
     enter_flat32 flat
 
     .code32

@@ -316,7 +316,8 @@ int rk_state_get(struct rk_vcpu *vcpu, struct revirt_vcpu_state *st)
             st->events.exception_error_code = ev.exception.error_code;
             st->events.interrupt_pending = ev.interrupt.injected;
             st->events.interrupt_vector = ev.interrupt.nr;
-            st->events.interrupt_shadow = ev.interrupt.shadow;
+            /* SVM has one shadow bit, which KVM reports as STI | MOV SS. */
+            st->events.interrupt_shadow = !!ev.interrupt.shadow;
             st->events.nmi_pending = ev.nmi.pending;
             st->events.nmi_masked = ev.nmi.masked;
         }
@@ -376,7 +377,8 @@ int rk_state_set(struct rk_vcpu *vcpu, const struct revirt_vcpu_state *st)
             ev.interrupt.injected = st->events.interrupt_pending;
             ev.interrupt.nr = st->events.interrupt_vector;
             ev.interrupt.soft = 0;
-            ev.interrupt.shadow = st->events.interrupt_shadow;
+            ev.interrupt.shadow = st->events.interrupt_shadow ?
+                                  KVM_X86_SHADOW_INT_MOV_SS : 0;
             ev.nmi.pending = st->events.nmi_pending;
             ev.nmi.masked = st->events.nmi_masked;
             ev.flags = KVM_VCPUEVENT_VALID_NMI_PENDING |

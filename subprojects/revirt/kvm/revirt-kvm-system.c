@@ -109,6 +109,18 @@ static int rk_get_supported_cpuid(int kvm_fd, struct revirt_cpuid_table *out)
     return ret;
 }
 
+/*
+ * KVM's and Hyper-V's paravirtual MSRs: the guest finds them through
+ * hypervisor CPUID leaves revirt does not offer (see rk_cpuid_filter), and
+ * some are counters that move on their own (Hyper-V's reference time).
+ */
+static bool rk_msr_paravirt(uint32_t index)
+{
+    return index == 0x11 || index == 0x12 ||        /* old kvmclock */
+           (index >= 0x40000000 && index <= 0x400000ff) || /* Hyper-V */
+           (index >= 0x4b564d00 && index <= 0x4b564dff);   /* KVM */
+}
+
 int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out)
 {
     struct kvm_msr_list *list;
@@ -122,12 +134,17 @@ int rk_get_supported_msrs(int kvm_fd, struct revirt_msr_index_list *out)
     ret = rk_ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, list);
     if (ret == 0) {
         memset(out, 0, sizeof(*out));
-        out->count = list->nmsrs;
-        memcpy(out->indices, list->indices, list->nmsrs * sizeof(uint32_t));
+        for (uint32_t i = 0; i < list->nmsrs; i++) {
+            if (!rk_msr_paravirt(list->indices[i])) {
+                out->indices[out->count++] = list->indices[i];
+            }
+        }
     }
     free(list);
     return ret;
 }
+
+#define RK_SVM_MCG_CAP_BITS 0x1ffull   /* svm_setup_mce() */
 
 /* Is the host's KVM the SVM one (an AMD or Hygon CPU)? */
 static bool rk_host_is_svm(void)
@@ -306,6 +323,10 @@ static void rk_fill_caps(struct rk_system *sys)
             sys->mcg_cap = (supported & ~0xffull) |
                            (uint8_t)rk_check(fd, KVM_CAP_MCE);
         }
+        /* KVM on SVM keeps only bits 8:0 of what it is set up with. */
+        if (sys->svm) {
+            sys->mcg_cap &= RK_SVM_MCG_CAP_BITS;
+        }
     }
     if (rk_check(fd, KVM_CAP_READONLY_MEM)) {
         caps->features |= REVIRT_FEATURE_READONLY_MEM;
@@ -354,8 +375,8 @@ int revirt_kvm_open(void)
         rk_system_free(sys);
         return -ENOTSUP;
     }
-    rk_fill_caps(sys);
     sys->svm = rk_host_is_svm();
+    rk_fill_caps(sys);
     pthread_once(&kick_handler_once, rk_install_kick_handler);
 
     ret = rk_handle_new(&sys->obj);

@@ -106,6 +106,14 @@ static void assert_same_state(const struct revirt_vcpu_state *a,
     g_assert(!memcmp(&a->events, &b->events, sizeof(a->events)));
     g_assert(!memcmp(&a->debugregs, &b->debugregs, sizeof(a->debugregs)));
     g_assert(a->msrs.count == b->msrs.count);
+    for (uint32_t i = 0; i < a->msrs.count; i++) {
+        if (memcmp(&a->msrs.entries[i], &b->msrs.entries[i],
+                   sizeof(a->msrs.entries[i]))) {
+            g_test_message("MSR 0x%x: 0x%" G_GINT64_MODIFIER "x, then 0x%"
+                           G_GINT64_MODIFIER "x", a->msrs.entries[i].index,
+                           a->msrs.entries[i].value, b->msrs.entries[i].value);
+        }
+    }
     g_assert(!memcmp(a->msrs.entries, b->msrs.entries,
                      a->msrs.count * sizeof(a->msrs.entries[0])));
 }

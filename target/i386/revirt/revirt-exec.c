@@ -39,6 +39,8 @@ static void revirt_pre_run(CPUState *cpu)
     X86CPU *x86_cpu = X86_CPU(cpu);
     CPUX86State *env = &x86_cpu->env;
     struct revirt_run *run = revirt_vcpu(cpu)->run;
+    /* A gdbstub step without interrupts: they wait for a later run. */
+    bool irqs = !(cpu->singlestep_enabled & SSTEP_NOIRQ);
     int ret;
 
     qemu_mutex_lock_iothread();
@@ -47,14 +49,7 @@ static void revirt_pre_run(CPUState *cpu)
         error_report("revirt: vCPU %d: cannot set up guest debugging: %s",
                      cpu->cpu_index, strerror(-ret));
     }
-    /* A gdbstub step without interrupts: they wait for the next run. */
-    if (cpu->singlestep_enabled & SSTEP_NOIRQ) {
-        run->request_interrupt_window = 0;
-        run->cr8 = cpu_get_apic_tpr(x86_cpu->apic_state);
-        qemu_mutex_unlock_iothread();
-        return;
-    }
-    if (cpu->interrupt_request & CPU_INTERRUPT_NMI) {
+    if (irqs && (cpu->interrupt_request & CPU_INTERRUPT_NMI)) {
         ret = revirt_inject(cpu, REVIRT_EVENT_NMI, 0);
         /* -EBUSY: one is pending already; send this one after it. */
         if (ret != -EBUSY) {
@@ -71,7 +66,7 @@ static void revirt_pre_run(CPUState *cpu)
         qatomic_set(&cpu->exit_request, 1);
     }
 
-    if (run->ready_for_interrupt &&
+    if (irqs && run->ready_for_interrupt &&
         (cpu->interrupt_request & CPU_INTERRUPT_HARD) &&
         (env->eflags & IF_MASK)) {
         int irq;
@@ -89,7 +84,7 @@ static void revirt_pre_run(CPUState *cpu)
 
     /* An interrupt the guest cannot take yet: exit when it can. */
     run->request_interrupt_window =
-        !!(cpu->interrupt_request & CPU_INTERRUPT_HARD);
+        irqs && (cpu->interrupt_request & CPU_INTERRUPT_HARD);
     run->cr8 = cpu_get_apic_tpr(x86_cpu->apic_state);
     qemu_mutex_unlock_iothread();
 }

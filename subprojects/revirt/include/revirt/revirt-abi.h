@@ -544,7 +544,7 @@ struct revirt_events {
     uint8_t interrupt_pending;  /* an external interrupt not yet taken */
     uint32_t exception_error_code;
     uint8_t interrupt_vector;
-    uint8_t interrupt_shadow;   /* after STI or MOV SS */
+    uint8_t interrupt_shadow;   /* 1: after STI or MOV SS, else 0 */
     uint8_t nmi_pending;
     uint8_t nmi_masked;         /* inside an NMI handler */
     uint8_t reserved[4];
