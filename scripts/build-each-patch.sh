@@ -6,13 +6,13 @@
 # The tree is checked out in place, so between patches ninja rebuilds only
 # what a patch changed; the patch that adds the revirt option changes the
 # configuration, which costs a full build.  build-steps/ sits beside
-# build/, so a ccache-wrapped compiler would see the same relative paths
-# as in build/ (QEMU's configure does not wrap cc in ccache by itself).
+# build/: with ccache (CC, as in build.sh) the patches after the one that
+# adds the option hit the objects build.sh compiled.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 . scripts/config.sh
 
-export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+export CC="ccache cc" CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
 tree=_qemu/tree
 steps=build-steps
 head=$(git -C "$tree" rev-parse HEAD)
@@ -22,11 +22,11 @@ trap 'revirt_git -C "$tree" checkout -q -f --detach "$head"' EXIT
 # already, and build TARGETS.
 build_step() {
     if [ ! -e "$steps/build.ninja" ] ||
-       [ "$(cat "$steps/revirt-configure-args.txt" 2>/dev/null)" != "$1" ]; then
+       [ "$(cat "$steps/revirt-configure-args.txt" 2>/dev/null)" != "CC=$CC $1" ]; then
         rm -f "$steps/revirt-configure-args.txt"
         # shellcheck disable=SC2086
         (cd "$steps" && "../$tree/configure" $1) || return 1
-        echo "$1" > "$steps/revirt-configure-args.txt"
+        echo "CC=$CC $1" > "$steps/revirt-configure-args.txt"
     fi
     # shellcheck disable=SC2086
     ninja -C "$steps" $2

@@ -8,14 +8,17 @@ start=$(date +%s)
 scripts/fetch-qemu.sh
 scripts/prepare-tree.sh
 
-export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+# QEMU's configure takes the compiler from CC and does not add ccache
+# itself; with the base directory, build-each-patch.sh's tree hits the
+# same cache.
+export CC="ccache cc" CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
 mkdir -p build
 # Configure once, and again whenever these options change.
 configure_args="--target-list=x86_64-softmmu --without-default-features \
 --enable-kvm --enable-tcg $REVIRT_CONFIGURE_EXTRA \
 --firmwarepath=$REVIRT_FIRMWARE_PATH --disable-docs"
 if [ ! -e build/build.ninja ] ||
-   [ "$(cat build/revirt-configure-args.txt 2>/dev/null)" != "$configure_args" ]; then
+   [ "$(cat build/revirt-configure-args.txt 2>/dev/null)" != "CC=$CC $configure_args" ]; then
     rm -f build/revirt-configure-args.txt
     (cd build && ../_qemu/tree/configure $configure_args) \
         > build/configure.log 2>&1 || {
@@ -23,7 +26,7 @@ if [ ! -e build/build.ninja ] ||
         echo "build: configure failed, see build/configure.log" >&2
         exit 1
     }
-    echo "$configure_args" > build/revirt-configure-args.txt
+    echo "CC=$CC $configure_args" > build/revirt-configure-args.txt
 fi
 ninja -C build $REVIRT_NINJA_TARGETS
 
