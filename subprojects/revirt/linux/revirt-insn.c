@@ -562,8 +562,8 @@ static u64 do_sub(u64 a, u64 b, u64 borrow, unsigned int width, u64 *flags)
 
 /*
  * Compute a alu b at width and update the status flags in *rflags as the
- * CPU does.  The logic operations clear CF, OF and (as both vendors' CPUs
- * do, though it is documented as undefined) AF.
+ * CPU does.  The logic operations clear CF and OF, and AF too: it is
+ * undefined for them, and Intel CPUs and QEMU's TCG clear it.
  */
 static u64 alu(u8 op, u64 a, u64 b, unsigned int width, u64 *rflags)
 {
