@@ -60,7 +60,7 @@ struct revirt_gpt_ctx {
 
 enum {
 	REVIRT_GPT_OK = 0,
-	REVIRT_GPT_PAGE_FAULT = 1,	/* inject #PF with *error, CR2 = gla */
+	REVIRT_GPT_PAGE_FAULT = 1,	/* #PF with *error, CR2 = gla */
 	REVIRT_GPT_NONCANONICAL = 2,	/* inject #GP (or #SS for stack) */
 };
 

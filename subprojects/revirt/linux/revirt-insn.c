@@ -37,7 +37,7 @@ struct decoder {
 	u8 rex;
 	bool opsize;		/* 0x66 */
 	bool addrsize;		/* 0x67 */
-	u8 modrm_reg;		/* ModRM bits 5:3, the register or /digit */
+	u8 modrm_reg;		/* ModRM 5:3: register or /digit */
 };
 
 static u64 width_mask(unsigned int width)

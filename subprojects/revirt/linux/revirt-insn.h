@@ -32,6 +32,10 @@
  * operand goes through ops, which either accesses guest RAM or says that
  * the address is MMIO (the other operand may be RAM or MMIO).
  *
+ * A non-string operand is one access at the fault's GPA, never split:
+ * one that straddles a page boundary from RAM into MMIO would be wrong,
+ * but guests do not make unaligned MMIO accesses across pages.
+ *
  * Plain C for both the kernel module and a userspace test.
  *
  * Copyright (c) 2026 The revirt developers
@@ -46,8 +50,8 @@
 
 /* The code segment's default sizes, which the caller knows from CS. */
 enum revirt_insn_mode {
-	REVIRT_INSN_MODE16,	/* real mode, vm86, 16-bit protected (CS.D=0) */
-	REVIRT_INSN_MODE32,	/* 32-bit protected or compatibility (CS.D=1) */
+	REVIRT_INSN_MODE16,	/* real, vm86, 16-bit protected: CS.D=0 */
+	REVIRT_INSN_MODE32,	/* 32-bit protected or compat: CS.D=1 */
 	REVIRT_INSN_MODE64,	/* 64-bit mode: EFER.LMA and CS.L */
 };
 
@@ -80,7 +84,7 @@ enum revirt_insn_alu {
 };
 
 enum revirt_insn_ext {
-	REVIRT_INSN_EXT_NONE,	/* MOV: register bits above width kept (8, 16) */
+	REVIRT_INSN_EXT_NONE,	/* MOV: upper bits kept (8, 16) */
 	REVIRT_INSN_EXT_ZERO,	/* MOVZX */
 	REVIRT_INSN_EXT_SIGN,	/* MOVSX, MOVSXD */
 };
@@ -107,19 +111,19 @@ enum {
 
 struct revirt_insn {
 	u8 op;			/* enum revirt_insn_op */
-	u8 alu;			/* enum revirt_insn_alu, for ALU_MEM/ALU_REG */
+	u8 alu;			/* enum revirt_insn_alu, for ALU_* */
 	u8 mode;		/* enum revirt_insn_mode it was decoded in */
 	u8 len;			/* bytes, prefixes included */
 	u8 width;		/* memory operand (string element): 1 2 4 8 */
-	u8 reg_width;		/* register operand; > width for MOVZX/MOVSX */
-	u8 addr_size;		/* 2 4 8: how much of rSI, rDI, rCX counts */
-	u8 reg;			/* register operand, 0 (rAX) .. 15 (r15) */
+	u8 reg_width;		/* > width for MOVZX/MOVSX */
+	u8 addr_size;		/* 2 4 8: the rSI/rDI/rCX used */
+	u8 reg;			/* register operand: 0 (rAX)..15 */
 	bool reg_high8;		/* reg 0..3 means AH, CH, DH, BH */
 	bool has_imm;		/* the source is imm, not reg */
 	u8 ext;			/* enum revirt_insn_ext, for MOV_LOAD */
 	bool rep;		/* F3 or F2 on a string instruction */
 	bool lock;
-	u8 seg;			/* enum revirt_insn_seg: string source segment */
+	u8 seg;			/* enum revirt_insn_seg: string source */
 	u8 access;		/* REVIRT_INSN_READ | REVIRT_INSN_WRITE */
 	u64 imm;		/* sign-extended to 64 bits */
 };
@@ -136,7 +140,7 @@ int revirt_insn_decode(const u8 *bytes, unsigned int len,
 
 /* The guest state an instruction reads and changes. */
 struct revirt_insn_regs {
-	u64 gpr[16];		/* RAX RCX RDX RBX RSP RBP RSI RDI R8..R15 */
+	u64 gpr[16];		/* RAX RCX RDX RBX RSP RBP RSI RDI R8.. */
 	u64 rip;
 	u64 rflags;
 	u64 seg_base[6];	/* enum revirt_insn_seg; string operands only */
@@ -147,7 +151,7 @@ struct revirt_insn_access {
 	u64 gpa;
 	u32 len;		/* the operand's width */
 	bool is_write;
-	u8 data[8];		/* little-endian; a read's is filled by the VMM */
+	u8 data[8];		/* little-endian; the VMM fills a read's */
 };
 
 /*
@@ -168,12 +172,12 @@ struct revirt_insn_ops {
 struct revirt_insn_emu {
 	struct revirt_insn insn;
 	u64 gpa;		/* the fault's, for the one-operand forms */
-	bool pending;		/* a read is out: revirt_insn_complete() next */
+	bool pending;		/* a read is out: complete() next */
 };
 
 enum {
-	REVIRT_INSN_DONE = 0,	/* no access (left): the step has retired */
-	REVIRT_INSN_ACCESS = 1,	/* do *acc; for a read, complete it then */
+	REVIRT_INSN_DONE = 0,	/* no access left: step retired */
+	REVIRT_INSN_ACCESS = 1,	/* do *acc; a read, then complete */
 };
 
 /*
