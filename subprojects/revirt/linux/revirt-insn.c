@@ -23,8 +23,7 @@
 #define FL_OF	0x0800ULL
 #define FL_STATUS (FL_CF | FL_PF | FL_AF | FL_ZF | FL_SF | FL_OF)
 
-#define REX_B	0x1
-#define REX_X	0x2
+/* REX.B and REX.X only extend addressing registers: the fault gives that */
 #define REX_R	0x4
 #define REX_W	0x8
 
