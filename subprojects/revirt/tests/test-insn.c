@@ -215,12 +215,17 @@ static uint64_t pick_flags(void)
     return (g_test_rand_int() & FL_STATUS) | 0x2;
 }
 
+/* Random page contents: xorshift64 from one seed, as glib's is slow. */
 static void fill_random(uint8_t *p, size_t n)
 {
+    uint64_t x = (uint64_t)g_test_rand_int() << 32 | g_test_rand_int() | 1;
     size_t i;
 
-    for (i = 0; i < n; i++) {
-        p[i] = g_test_rand_int();
+    for (i = 0; i + 8 <= n; i += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy(p + i, &x, 8);
     }
 }
 
@@ -406,7 +411,7 @@ static void setup_regs(NativeState *s, int setup)
     s->rflags = pick_flags() | (g_test_rand_bit() ? FL_DF : 0);
 }
 
-#define EXEC_ROUNDS 64
+#define EXEC_ROUNDS 200
 
 static void test_exec(gconstpointer data)
 {
