@@ -160,7 +160,11 @@ run() {
         # L1 is alive (it got here), so the L2 guest is stuck: keep its state.
         hung=1
         printf '\n=== L2 TIMEOUT after %ss; monitor:\n' "$waited" >&3
-        hmp 'info status' 'info registers -a' 'info pic' 'info lapic' quit |
+        # every CPU's LAPIC: a lost IPI shows as an IRR bit on a halted CPU
+        lapics=$(i=0; while [ $i -lt "$smp" ]; do
+            printf 'cpu %s\ninfo lapic\n' $i; i=$((i + 1)); done)
+        (IFS='
+'; hmp 'info status' 'info registers -a' 'info pic' $lapics quit) |
             sed 's/^/L1-MON| /' >&3
         kill -9 $qpid 2>/dev/null
         break
