@@ -524,6 +524,9 @@ for c in "${CASES[@]}"; do
         if [ "$R_RESULT" = fail ] && [ -f "$LOGS/runs/$r.out" ]; then
             echo "  $r: $R_REASON; last L2 lines:"
             grep -v -E '^[0-9.]* (=== |L1-MON|$)' "$LOGS/runs/$r.out" | tail -3 | cut -c1-160 | sed 's/^/    /' || true
+            # a hung guest: where each vCPU was, and what its LAPIC held
+            grep -E 'L1-MON\| (CPU#|RIP=|dumping local APIC|Timer|ISR|IRR|APR)' "$LOGS/runs/$r.out" |
+                sed -e 's/^[0-9.]* L1-MON| /    /' -e 's/ RFL=.*HLT=/ HLT=/' | cut -c1-160 || true
         fi
         # Each run must show the same markers as the first run and the twin.
         ref=

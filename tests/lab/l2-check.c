@@ -587,8 +587,10 @@ int main(void)
     check_cpuid();
     check_vec("sse", sse_run);
     check_avx();
-    /* lab.irqms: a longer IPI ping-pong, to hunt lost wake-ups */
-    check_irqs(cmdline_int("lab.irqms", 1500) / 1000.0);
+    /* lab.irqms and lab.irqloops: more IPI ping-pong, to hunt lost wake-ups */
+    for (long i = cmdline_int("lab.irqloops", 1); i > 0; i--) {
+        check_irqs(cmdline_int("lab.irqms", 1500) / 1000.0);
+    }
     check_memsum(mb);
     printf("INFO check_s=%.2f failures=%d\n", now() - t0, failures);
     printf("CHECK done\n");
