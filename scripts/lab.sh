@@ -138,11 +138,16 @@ prepare() {
     # the revirt-kvm driver's own tests, which L1 runs on real SVM first
     rm -rf "$W/driver" "$W/l1root/driver-tests"
     mkdir -p "$W/l1root/driver-tests"
-    meson setup "$W/driver" _qemu/tree/subprojects/revirt >/dev/null
+    meson setup "$W/driver" subprojects/revirt >/dev/null
     ninja -C "$W/driver" >/dev/null
     for t in "$W"/driver/tests/test-*; do
         [ -f "$t" ] && [ -x "$t" ] && cp "$t" "$W/l1root/driver-tests/"
     done
+    # revirt.ko, the native driver, for the case set "native"
+    if [ "$CASESET" = native ]; then
+        scripts/build-module.sh >/dev/null
+        cp build/revirt-module/revirt.ko "$W/l1root/mods/"
+    fi
     for bin in "$QEMU_L1" "$W"/l1root/driver-tests/test-*; do
         ldd "$bin" | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}'
     done | sort -u | while read -r lib; do
@@ -269,6 +274,7 @@ boot_l1() {
     done > "$cfg/etc/runs"
     cat > "$cfg/etc/lab.conf" <<EOF
 DRIVER_TESTS=$([ "$mode" = driver ] && echo 1 || echo 0)
+DRIVER_NATIVE=$([ "$CASESET" = native ] && echo 1 || echo 0)
 L2_TIMEOUT=$L2_TIMEOUT
 L2_MEM=$L2_MEM
 L2_MEMMB=$L2_MEMMB

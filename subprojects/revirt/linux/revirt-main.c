@@ -106,10 +106,12 @@ static int revirt_get_caps(void __user *argp)
 		.run_area_size = REVIRT_RUN_AREA_SIZE,
 		.state_classes = revirt_arch->state_classes,
 		.exits = (1ull << REVIRT_EXIT_IO) | (1ull << REVIRT_EXIT_HLT) |
+			 (1ull << REVIRT_EXIT_IRQ_WINDOW) |
+			 (1ull << REVIRT_EXIT_SHUTDOWN) |
 			 (1ull << REVIRT_EXIT_INTERRUPTED) |
 			 (1ull << REVIRT_EXIT_INTERNAL_ERROR),
-		.features = REVIRT_FEATURE_READONLY_MEM |
-			    REVIRT_FEATURE_NOEXEC_MEM,
+		/* Read-only maps need the MMIO exit, not written yet. */
+		.features = REVIRT_FEATURE_NOEXEC_MEM | REVIRT_FEATURE_NMI,
 	};
 
 	return copy_to_user(argp, &caps, sizeof(caps)) ? -EFAULT : 0;
