@@ -115,6 +115,7 @@ driver_tests() {
 
 # revirt.ko's dmesg lines (and any oops, BUG or WARNING) since the last call.
 kmsg_new() {
+    touch /tmp/dmesg.old
     dmesg > /tmp/dmesg.now
     tail -n +$(( $(wc -l < /tmp/dmesg.old 2>/dev/null || echo 0) + 1 )) /tmp/dmesg.now |
         grep -E 'revirt|BUG|WARNING|Oops|RIP:' | sed 's/^/L1-INIT   dmesg: /'

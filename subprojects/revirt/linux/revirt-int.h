@@ -128,6 +128,7 @@ int revirt_guest_rw(struct revirt_vm *vm, u64 gpa, void *buf,
 int revirt_vcpu_create(struct revirt_vm *vm, void __user *argp);
 
 /* revirt-main.c */
+u64 revirt_state_classes(void);
 extern const struct revirt_arch_ops *revirt_arch;
 int revirt_get_supported_cpuid(struct revirt_cpuid_table *t);
 

@@ -97,6 +97,12 @@ int revirt_get_supported_cpuid(struct revirt_cpuid_table *t)
 	return 0;
 }
 
+/* The backend's classes, and the FPU, which the common code does. */
+u64 revirt_state_classes(void)
+{
+	return revirt_arch->state_classes | REVIRT_STATE_FPU;
+}
+
 static int revirt_get_caps(void __user *argp)
 {
 	struct revirt_caps caps = {
@@ -104,7 +110,7 @@ static int revirt_get_caps(void __user *argp)
 		.max_vcpus = REVIRT_MAX_VCPUS,
 		.gpa_bits = REVIRT_GPA_BITS,
 		.run_area_size = REVIRT_RUN_AREA_SIZE,
-		.state_classes = revirt_arch->state_classes,
+		.state_classes = revirt_state_classes(),
 		.exits = (1ull << REVIRT_EXIT_IO) | (1ull << REVIRT_EXIT_HLT) |
 			 (1ull << REVIRT_EXIT_IRQ_WINDOW) |
 			 (1ull << REVIRT_EXIT_SHUTDOWN) |

@@ -11,6 +11,7 @@
 #include <linux/gfp.h>
 #include <linux/idr.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
 #include <asm/cpufeature.h>
@@ -36,6 +37,10 @@ static struct page *revirt_iopm, *revirt_msrpm;	/* all ones: intercept all */
 static DEFINE_IDA(revirt_asids);
 static u32 revirt_nasid;
 static u8 revirt_tlb_flush;	/* TLB_CONTROL_FLUSH_ASID if the CPU has it */
+
+static bool trace_exits;
+module_param(trace_exits, bool, 0644);
+MODULE_PARM_DESC(trace_exits, "log every guest exit (debugging)");
 
 /* Nested page fault error code bits (EXITINFO1), as a #PF's. */
 #define NPF_WRITE	(1ull << 1)
@@ -427,9 +432,18 @@ static void svm_events_after_exit(struct revirt_vcpu *v)
 	}
 }
 
+/* Past an instruction the CPU did not run: its interrupt shadow ends too. */
+static void svm_set_rip(struct revirt_vcpu *v, u64 rip)
+{
+	struct vmcb *vmcb = to_svm(v)->vmcb;
+
+	vmcb->save.rip = rip;
+	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+}
+
 static void svm_skip(struct revirt_vcpu *v, unsigned int len)
 {
-	to_svm(v)->vmcb->save.rip += len;
+	svm_set_rip(v, to_svm(v)->vmcb->save.rip + len);
 }
 
 static void svm_cpuid(struct revirt_vcpu *v)
@@ -489,6 +503,14 @@ static enum revirt_exit_kind svm_hlt(struct revirt_vcpu *v)
 	return REVIRT_X_HLT;
 }
 
+static u8 svm_cs_addr_size(struct vmcb *vmcb)
+{
+	if ((vmcb->save.efer & EFER_LMA) &&
+	    (vmcb->save.cs.attrib & SVM_SELECTOR_L_MASK))
+		return 8;
+	return vmcb->save.cs.attrib & SVM_SELECTOR_DB_MASK ? 4 : 2;
+}
+
 static void svm_io(struct vmcb *vmcb, struct revirt_exit *x)
 {
 	u64 info = vmcb->control.exit_info_1;
@@ -502,6 +524,12 @@ static void svm_io(struct vmcb *vmcb, struct revirt_exit *x)
 	x->io.addr_size = 2 * ((info & SVM_IOIO_ASIZE_MASK) >>
 			       SVM_IOIO_ASIZE_SHIFT);
 	x->io.next_rip = vmcb->control.exit_info_2;
+	/*
+	 * QEMU's emulated SVM leaves the address size out: take CS's default
+	 * (an address-size prefix on INS/OUTS is then not honoured).
+	 */
+	if (x->io.string && !x->io.addr_size)
+		x->io.addr_size = svm_cs_addr_size(vmcb);
 }
 
 static void svm_handle_exit(struct revirt_vcpu *v, struct revirt_exit *x)
@@ -510,6 +538,11 @@ static void svm_handle_exit(struct revirt_vcpu *v, struct revirt_exit *x)
 	struct vmcb *vmcb = s->vmcb;
 	u32 code = vmcb->control.exit_code;
 
+	if (trace_exits)
+		pr_info("exit %#x info1 %#llx info2 %#llx rip %#llx ii %#x\n",
+			code, vmcb->control.exit_info_1,
+			vmcb->control.exit_info_2, vmcb->save.rip,
+			vmcb->control.exit_int_info);
 	svm_events_after_exit(v);
 	memset(x, 0, sizeof(*x));
 	x->kind = REVIRT_X_RESUME;
@@ -583,11 +616,6 @@ static void svm_set_irq_window(struct revirt_vcpu *v, bool on)
 	/* The VMM's local APIC TPR, for the guest's CR8. */
 	vmcb->control.int_ctl = (vmcb->control.int_ctl & ~V_TPR_MASK) |
 				(READ_ONCE(v->run->cr8) & V_TPR_MASK);
-}
-
-static void svm_set_rip(struct revirt_vcpu *v, u64 rip)
-{
-	to_svm(v)->vmcb->save.rip = rip;
 }
 
 static u64 svm_rflags(struct revirt_vcpu *v)

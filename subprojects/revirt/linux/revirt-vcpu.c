@@ -15,6 +15,7 @@
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <asm/fpu/api.h>
+#include <asm/fpu/types.h>
 #include <asm/unaligned.h>
 
 #include "revirt-arch.h"
@@ -364,6 +365,44 @@ static int revirt_inject(struct revirt_vcpu *v, void __user *argp)
 
 #define REVIRT_STATE_ALL	((REVIRT_STATE_TSC << 1) - 1)
 
+/*
+ * The FPU class is the FXSAVE image: the legacy region of the guest's
+ * fpstate, through the kernel's own copy functions for KVM.  The guest is
+ * offered no XSAVE, so a SET leaves only x87 and SSE state in it.
+ */
+static int revirt_fpu_get(struct revirt_vcpu *v, struct revirt_fpu *f)
+{
+	unsigned int size = v->fpu.uabi_size;
+	u8 *buf = kvzalloc(size, GFP_KERNEL);
+
+	if (!buf)
+		return -ENOMEM;
+	fpu_copy_guest_fpstate_to_uabi(&v->fpu, buf, size,
+				       XFEATURE_MASK_FPSSE, 0);
+	memcpy(f->fxsave, buf, sizeof(f->fxsave));
+	kvfree(buf);
+	return 0;
+}
+
+#define REVIRT_XSAVE_HDR	512	/* XSTATE_BV, XCOMP_BV, reserved */
+
+static int revirt_fpu_set(struct revirt_vcpu *v, const struct revirt_fpu *f)
+{
+	unsigned int size = v->fpu.uabi_size;
+	u8 *buf = kvzalloc(size, GFP_KERNEL);
+	u32 pkru = 0;
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, f->fxsave, sizeof(f->fxsave));
+	*(u64 *)(buf + REVIRT_XSAVE_HDR) = XFEATURE_MASK_FPSSE;
+	r = fpu_copy_uabi_to_guest_fpstate(&v->fpu, buf, XFEATURE_MASK_FPSSE,
+					   &pkru);
+	kvfree(buf);
+	return r;
+}
+
 static bool revirt_seg_reserved(const struct revirt_segments *s)
 {
 	const struct revirt_segment *seg[] = { &s->cs, &s->ds, &s->es, &s->fs,
@@ -429,12 +468,16 @@ static int revirt_state_call(struct revirt_vcpu *v, void __user *argp,
 	if (r)
 		goto out;
 	r = -ENOTSUP;
-	if (st->classes & ~(REVIRT_STATE_ALL & revirt_arch->state_classes))
+	if (st->classes & ~(REVIRT_STATE_ALL & revirt_state_classes()))
 		goto out;
 	if (set) {
 		r = revirt_arch->set_state(v, st);
+		if (!r && (st->classes & REVIRT_STATE_FPU))
+			r = revirt_fpu_set(v, &st->fpu);
 	} else {
 		r = revirt_arch->get_state(v, st);
+		if (!r && (st->classes & REVIRT_STATE_FPU))
+			r = revirt_fpu_get(v, &st->fpu);
 		if (!r && copy_to_user(argp, st, sizeof(*st)))
 			r = -EFAULT;
 	}
