@@ -57,9 +57,12 @@ struct revirt_arch_ops {
 	/* Ask for an IRQ_WINDOW exit at the next chance (or stop asking). */
 	void (*set_irq_window)(struct revirt_vcpu *v, bool on);
 
+	u64 (*rip)(struct revirt_vcpu *v);
 	void (*set_rip)(struct revirt_vcpu *v, u64 rip);
 	u64 (*rflags)(struct revirt_vcpu *v);
-	u64 (*seg_base)(struct revirt_vcpu *v, int seg);	/* ES CS SS DS */
+	void (*set_rflags)(struct revirt_vcpu *v, u64 rflags);
+	u64 (*seg_base)(struct revirt_vcpu *v, int seg);	/* ES CS SS DS FS GS */
+	void (*cpu_mode)(struct revirt_vcpu *v, struct revirt_cpu_mode *m);
 	bool (*paging)(struct revirt_vcpu *v);
 
 	u64 state_classes;	/* REVIRT_STATE_* get_state/set_state do */

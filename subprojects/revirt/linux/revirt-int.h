@@ -16,6 +16,7 @@
 #include <asm/fpu/api.h>
 
 #include "revirt/revirt-abi.h"
+#include "revirt-insn.h"
 
 /* The ABI's -ENOTSUP is userspace's ENOTSUP, which is EOPNOTSUPP on Linux. */
 #define ENOTSUP			EOPNOTSUPP
@@ -76,6 +77,12 @@ struct revirt_vcpu {
 		u64 next_rip;
 	} io;
 	struct revirt_pending pending;
+	/* The MMIO instruction being emulated, between its exits. */
+	struct revirt_mmio_pending {
+		bool active;		/* a read is out: complete at RUN */
+		struct revirt_insn_emu emu;
+		struct revirt_insn_access acc;
+	} mmio;
 	struct revirt_cpuid_table *cpuid;	/* SET_CPUID's; NULL: none */
 	u64 apic_base;
 	struct fpu_guest fpu;
@@ -123,6 +130,17 @@ void revirt_vm_put(struct revirt_vm *vm);
 int revirt_vm_fault(struct revirt_vm *vm, u64 gpa, bool write, bool fetch);
 int revirt_guest_rw(struct revirt_vm *vm, u64 gpa, void *buf,
 		    unsigned int len, bool write);
+
+/* What the instruction emulator needs of the CPU's mode. */
+struct revirt_cpu_mode {
+	u64 cr0, cr3, cr4, efer;
+	u8 cpl;
+	bool cs_db, cs_l;
+};
+
+/* revirt-mmio.c: 0 to go on, 1 when RUN returns (run area filled). */
+int revirt_mmio_fault(struct revirt_vcpu *v, u64 gpa);
+int revirt_mmio_complete(struct revirt_vcpu *v);
 
 /* revirt-vcpu.c */
 int revirt_vcpu_create(struct revirt_vm *vm, void __user *argp);

@@ -115,9 +115,10 @@ static int revirt_get_caps(void __user *argp)
 			 (1ull << REVIRT_EXIT_IRQ_WINDOW) |
 			 (1ull << REVIRT_EXIT_SHUTDOWN) |
 			 (1ull << REVIRT_EXIT_INTERRUPTED) |
+			 (1ull << REVIRT_EXIT_MMIO) |
 			 (1ull << REVIRT_EXIT_INTERNAL_ERROR),
-		/* Read-only maps need the MMIO exit, not written yet. */
-		.features = REVIRT_FEATURE_NOEXEC_MEM | REVIRT_FEATURE_NMI,
+		.features = REVIRT_FEATURE_READONLY_MEM |
+			    REVIRT_FEATURE_NOEXEC_MEM | REVIRT_FEATURE_NMI,
 	};
 
 	return copy_to_user(argp, &caps, sizeof(caps)) ? -EFAULT : 0;

@@ -618,9 +618,31 @@ static void svm_set_irq_window(struct revirt_vcpu *v, bool on)
 				(READ_ONCE(v->run->cr8) & V_TPR_MASK);
 }
 
+static u64 svm_rip(struct revirt_vcpu *v)
+{
+	return to_svm(v)->vmcb->save.rip;
+}
+
 static u64 svm_rflags(struct revirt_vcpu *v)
 {
 	return to_svm(v)->vmcb->save.rflags;
+}
+
+static void svm_set_rflags(struct revirt_vcpu *v, u64 rflags)
+{
+	to_svm(v)->vmcb->save.rflags = rflags | X86_EFLAGS_FIXED;
+}
+
+static void svm_cpu_mode(struct revirt_vcpu *v, struct revirt_cpu_mode *m)
+{
+	struct vmcb_save_area *sa = &to_svm(v)->vmcb->save;
+
+	*m = (struct revirt_cpu_mode){
+		.cr0 = sa->cr0, .cr3 = sa->cr3, .cr4 = sa->cr4,
+		.efer = sa->efer, .cpl = sa->cpl,
+		.cs_db = sa->cs.attrib & SVM_SELECTOR_DB_MASK,
+		.cs_l = sa->cs.attrib & SVM_SELECTOR_L_MASK,
+	};
 }
 
 static u64 svm_seg_base(struct revirt_vcpu *v, int seg)
@@ -655,8 +677,11 @@ const struct revirt_arch_ops revirt_svm_ops = {
 	.handle_exit = svm_handle_exit,
 	.fill_run = svm_fill_run,
 	.set_irq_window = svm_set_irq_window,
+	.rip = svm_rip,
 	.set_rip = svm_set_rip,
 	.rflags = svm_rflags,
+	.set_rflags = svm_set_rflags,
+	.cpu_mode = svm_cpu_mode,
 	.seg_base = svm_seg_base,
 	.paging = svm_paging,
 	.state_classes = REVIRT_SVM_STATE_CLASSES,

@@ -175,14 +175,16 @@ static bool revirt_handle_io(struct revirt_vcpu *v, struct revirt_exit *x)
 	return true;
 }
 
-/* A nested page fault that is not a first touch ends the run. */
+/* A nested page fault: a first touch, MMIO, or an error. */
 static bool revirt_handle_npf(struct revirt_vcpu *v, struct revirt_exit *x)
 {
 	int r = revirt_vm_fault(v->vm, x->npf.gpa, x->npf.write, x->npf.fetch);
 
 	if (!r)
 		return false;
-	/* MMIO needs the instruction decoder, which is not merged yet. */
+	if ((r == -ENOENT || r == -EACCES) && !x->npf.fetch)
+		return revirt_mmio_fault(v, x->npf.gpa);
+	/* Code outside RAM cannot run; the VMM's memory gone is an error. */
 	revirt_exit_internal(v->run, r == -ENOENT || r == -EACCES ?
 			     REVIRT_INTERNAL_EMULATION : REVIRT_INTERNAL_OTHER,
 			     2, x->npf.gpa, r);
@@ -295,7 +297,8 @@ static int revirt_vcpu_run(struct revirt_vcpu *v)
 	r = revirt_io_complete(v);
 	if (r) {
 		revirt_exit_internal(run, REVIRT_INTERNAL_EMULATION, 1, r, 0);
-	} else {
+	} else if (!revirt_mmio_complete(v)) {
+		/* (else the rest of an MMIO instruction exits again) */
 		fpu_swap_kvm_fpstate(&v->fpu, true);
 		revirt_run_loop(v);
 		fpu_swap_kvm_fpstate(&v->fpu, false);

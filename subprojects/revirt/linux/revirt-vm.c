@@ -123,9 +123,6 @@ static int revirt_map_memory(struct revirt_vm *vm, void __user *argp)
 		return r;
 	if (a.hva + a.size < a.hva || a.hva + a.size > TASK_SIZE_MAX)
 		return -EINVAL;
-	/* No REVIRT_FEATURE_READONLY_MEM: a write needs the MMIO exit. */
-	if (!(a.prot & REVIRT_PROT_WRITE))
-		return -ENOTSUP;
 
 	m = kzalloc(sizeof(*m), GFP_KERNEL_ACCOUNT);
 	if (!m)
