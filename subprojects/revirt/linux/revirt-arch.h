@@ -63,7 +63,6 @@ struct revirt_arch_ops {
 	void (*set_rflags)(struct revirt_vcpu *v, u64 rflags);
 	u64 (*seg_base)(struct revirt_vcpu *v, int seg);	/* ES CS SS DS FS GS */
 	void (*cpu_mode)(struct revirt_vcpu *v, struct revirt_cpu_mode *m);
-	bool (*paging)(struct revirt_vcpu *v);
 
 	u64 state_classes;	/* REVIRT_STATE_* get_state/set_state do */
 	/* The MSRs REVIRT_STATE_MSRS gets and sets. */

@@ -141,6 +141,8 @@ struct revirt_cpu_mode {
 /* revirt-mmio.c: 0 to go on, 1 when RUN returns (run area filled). */
 int revirt_mmio_fault(struct revirt_vcpu *v, u64 gpa);
 int revirt_mmio_complete(struct revirt_vcpu *v);
+int revirt_guest_linear_rw(struct revirt_vcpu *v, u64 gla, void *buf,
+			   unsigned int len, bool write);
 
 /* revirt-vcpu.c */
 int revirt_vcpu_create(struct revirt_vm *vm, void __user *argp);

@@ -105,6 +105,19 @@ static int mmio_linear_rw(struct revirt_mmio_ctx *c, u64 gla, void *buf,
 	return 0;
 }
 
+/* Guest memory by linear address, as the vCPU sees it now (string I/O). */
+int revirt_guest_linear_rw(struct revirt_vcpu *v, u64 gla, void *buf,
+			   unsigned int len, bool write)
+{
+	struct revirt_cpu_mode m;
+	struct revirt_mmio_ctx c;
+
+	revirt_arch->cpu_mode(v, &m);
+	mmio_ctx_init(v, &c, &m);
+	return mmio_linear_rw(&c, gla, buf, len, write ? REVIRT_GPT_WRITE : 0,
+			      NULL);
+}
+
 /* String operands: RAM is done here, MMIO becomes an access. */
 static int mmio_op(void *opaque, u64 gla, void *buf, unsigned int len,
 		   u64 *gpa, unsigned int access)

@@ -654,11 +654,6 @@ static u64 svm_seg_base(struct revirt_vcpu *v, int seg)
 	return segs[seg]->base;
 }
 
-static bool svm_paging(struct revirt_vcpu *v)
-{
-	return to_svm(v)->vmcb->save.cr0 & X86_CR0_PG;
-}
-
 const struct revirt_arch_ops revirt_svm_ops = {
 	.name = "AMD SVM with nested paging",
 	.probe = svm_probe,
@@ -683,7 +678,6 @@ const struct revirt_arch_ops revirt_svm_ops = {
 	.set_rflags = svm_set_rflags,
 	.cpu_mode = svm_cpu_mode,
 	.seg_base = svm_seg_base,
-	.paging = svm_paging,
 	.state_classes = REVIRT_SVM_STATE_CLASSES,
 	.msr_indices = revirt_svm_msr_indices,
 	.get_state = revirt_svm_get_state,

@@ -56,18 +56,20 @@ static void revirt_gpr_add(struct revirt_vcpu *v, int reg, u8 addr_size,
 }
 
 /*
- * The guest-physical address of a string I/O operand.  Without guest
- * paging the linear address is the physical one; walking the guest's page
- * tables belongs to the instruction emulator, not merged yet.
+ * Move one string I/O element to or from seg:reg, through the guest's
+ * page tables.  In 64-bit mode ES and DS have no base; outside it the
+ * linear address wraps at 4 GiB.
  */
-static int revirt_string_gpa(struct revirt_vcpu *v, int seg, int reg,
-			     u64 *gpa)
+static int revirt_string_rw(struct revirt_vcpu *v, int seg, int reg,
+			    void *buf, bool write)
 {
-	if (revirt_arch->paging(v))
-		return -EOPNOTSUPP;
-	*gpa = revirt_arch->seg_base(v, seg) +
-	       (v->gpr[reg] & revirt_addr_mask(v->io.addr_size));
-	return 0;
+	struct revirt_cpu_mode m;
+	u64 gla = v->gpr[reg] & revirt_addr_mask(v->io.addr_size);
+
+	revirt_arch->cpu_mode(v, &m);
+	if (!((m.efer & EFER_LMA) && m.cs_l))
+		gla = (u32)(gla + revirt_arch->seg_base(v, seg));
+	return revirt_guest_linear_rw(v, gla, buf, v->io.size, write);
 }
 
 /*
@@ -103,7 +105,7 @@ static void revirt_exit_internal(struct revirt_run *run, u32 suberror,
 static int revirt_io_complete(struct revirt_vcpu *v)
 {
 	struct revirt_run *run = v->run;
-	u64 gpa, mask;
+	u64 mask;
 	int r;
 
 	if (!v->io.active)
@@ -117,9 +119,7 @@ static int revirt_io_complete(struct revirt_vcpu *v)
 		revirt_arch->set_rip(v, v->io.next_rip);
 		return 0;
 	}
-	r = revirt_string_gpa(v, REVIRT_SEG_ES, REVIRT_RDI, &gpa);
-	if (!r)
-		r = revirt_guest_rw(v->vm, gpa, run->io_data, v->io.size, true);
+	r = revirt_string_rw(v, REVIRT_SEG_ES, REVIRT_RDI, run->io_data, true);
 	if (r)
 		return r;
 	revirt_string_step(v, REVIRT_RDI);
@@ -133,7 +133,6 @@ static int revirt_io_complete(struct revirt_vcpu *v)
 static bool revirt_handle_io(struct revirt_vcpu *v, struct revirt_exit *x)
 {
 	struct revirt_run *run = v->run;
-	u64 gpa;
 	int r;
 
 	v->io = (struct revirt_io_pending){
@@ -162,10 +161,7 @@ static bool revirt_handle_io(struct revirt_vcpu *v, struct revirt_exit *x)
 		revirt_arch->set_rip(v, x->io.next_rip);
 		return true;
 	}
-	r = revirt_string_gpa(v, REVIRT_SEG_DS, REVIRT_RSI, &gpa);
-	if (!r)
-		r = revirt_guest_rw(v->vm, gpa, run->io_data, x->io.size,
-				    false);
+	r = revirt_string_rw(v, REVIRT_SEG_DS, REVIRT_RSI, run->io_data, false);
 	if (r) {
 		revirt_exit_internal(run, REVIRT_INTERNAL_EMULATION, 2,
 				     x->io.port, r);
