@@ -29,11 +29,16 @@ while [ $cpu -lt "$(nproc)" ]; do
     cpu=$((cpu + 1))
 done
 
-insmod /mods/irqbypass.ko
-insmod /mods/kvm.ko
-insmod /mods/ccp.ko 2>/dev/null || say "ccp.ko failed (ignored)"
-if insmod /mods/kvm-amd.ko; then say "kvm_amd loaded"; else say "kvm_amd FAILED to load"; fi
-dmesg | grep -i -E 'kvm|svm' | sed 's/^/L1-INIT   dmesg: /'
+if [ "${DRIVER_NATIVE:-0}" = 1 ] && [ "${DRIVER_TESTS:-0}" = 0 ]; then
+    # The native case set's L2 runs: revirt.ko owns SVM, no kvm_amd.
+    if insmod /mods/revirt.ko; then say "revirt.ko loaded"; else say "revirt.ko FAILED to load"; fi
+else
+    insmod /mods/irqbypass.ko
+    insmod /mods/kvm.ko
+    insmod /mods/ccp.ko 2>/dev/null || say "ccp.ko failed (ignored)"
+    if insmod /mods/kvm-amd.ko; then say "kvm_amd loaded"; else say "kvm_amd FAILED to load"; fi
+fi
+dmesg | grep -i -E 'kvm|svm|revirt' | sed 's/^/L1-INIT   dmesg: /'
 [ -c /dev/kvm ] || say "no /dev/kvm"
 
 # Every QEMU this script starts has its HMP monitor on this port.

@@ -208,7 +208,9 @@ static int set_events(struct revirt_vcpu *v, const struct revirt_events *e)
 	struct revirt_svm_vcpu *s = to_svm(v);
 	struct revirt_pending *p = &v->pending;
 
-	if (e->exception_pending > 1 || e->exception_vector > 31 ||
+	/* A vector counts only with its event pending (QEMU sends 255). */
+	if (e->exception_pending > 1 ||
+	    (e->exception_pending && e->exception_vector > 31) ||
 	    e->exception_has_error_code > 1 || e->interrupt_pending > 1 ||
 	    e->interrupt_shadow > 1 || e->nmi_pending > 1 ||
 	    e->nmi_masked > 1)
