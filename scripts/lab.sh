@@ -62,6 +62,8 @@ LAB_TIMEOUT=${LAB_TIMEOUT:-2700}
 
 LAB_REEVAL=${LAB_REEVAL:-}   # a logs dir: only the verdicts of that earlier run
 CASEFILE=tests/lab/cases/$CASESET
+# Case sets named native*: revirt.ko instead of kvm_amd (see l1-init.sh).
+case $CASESET in native*) NATIVE=1 ;; *) NATIVE=0 ;; esac
 T0=$(date +%s)
 
 skip() { echo "LAB skip reason=$*"; exit 77; }
@@ -144,7 +146,7 @@ prepare() {
         [ -f "$t" ] && [ -x "$t" ] && cp "$t" "$W/l1root/driver-tests/"
     done
     # revirt.ko, the native driver, for the case set "native"
-    if [ "$CASESET" = native ]; then
+    if [ "$NATIVE" = 1 ]; then
         scripts/build-module.sh >/dev/null
         cp build/revirt-module/revirt.ko "$W/l1root/mods/"
     fi
@@ -274,7 +276,7 @@ boot_l1() {
     done > "$cfg/etc/runs"
     cat > "$cfg/etc/lab.conf" <<EOF
 DRIVER_TESTS=$([ "$mode" = driver ] && echo 1 || echo 0)
-DRIVER_NATIVE=$([ "$CASESET" = native ] && echo 1 || echo 0)
+DRIVER_NATIVE=$NATIVE
 L2_TIMEOUT=$L2_TIMEOUT
 L2_MEM=$L2_MEM
 L2_MEMMB=$L2_MEMMB
