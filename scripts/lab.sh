@@ -62,6 +62,8 @@ LAB_TIMEOUT=${LAB_TIMEOUT:-2700}
 
 LAB_REEVAL=${LAB_REEVAL:-}   # a logs dir: only the verdicts of that earlier run
 CASEFILE=tests/lab/cases/$CASESET
+# Case sets named native*: revirt.ko instead of kvm_amd (see l1-init.sh).
+case $CASESET in native*) NATIVE=1 ;; *) NATIVE=0 ;; esac
 T0=$(date +%s)
 
 skip() { echo "LAB skip reason=$*"; exit 77; }
@@ -138,7 +140,7 @@ prepare() {
     # the revirt-kvm driver's own tests, which L1 runs on real SVM first
     rm -rf "$W/driver" "$W/l1root/driver-tests"
     mkdir -p "$W/l1root/driver-tests"
-    meson setup "$W/driver" _qemu/tree/subprojects/revirt >/dev/null
+    meson setup "$W/driver" subprojects/revirt >/dev/null
     ninja -C "$W/driver" >/dev/null
     for t in "$W"/driver/tests/test-*; do
         case ${t##*/} in
@@ -146,6 +148,11 @@ prepare() {
         esac
         [ -f "$t" ] && [ -x "$t" ] && cp "$t" "$W/l1root/driver-tests/"
     done
+    # revirt.ko, the native driver, for the case set "native"
+    if [ "$NATIVE" = 1 ]; then
+        scripts/build-module.sh >/dev/null
+        cp build/revirt-module/revirt.ko "$W/l1root/mods/"
+    fi
     for bin in "$QEMU_L1" "$W"/l1root/driver-tests/test-*; do
         ldd "$bin" | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}'
     done | sort -u | while read -r lib; do
@@ -272,6 +279,7 @@ boot_l1() {
     done > "$cfg/etc/runs"
     cat > "$cfg/etc/lab.conf" <<EOF
 DRIVER_TESTS=$([ "$mode" = driver ] && echo 1 || echo 0)
+DRIVER_NATIVE=$NATIVE
 L2_TIMEOUT=$L2_TIMEOUT
 L2_MEM=$L2_MEM
 L2_MEMMB=$L2_MEMMB

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <glib.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "revirt/revirt-abi.h"
@@ -29,6 +30,22 @@
 
 #define RK_TEST_CODE_GPA 0x1000     /* where programs are loaded and start */
 #define RK_TEST_RAM_SIZE 0x10000    /* guest RAM mapped at gpa 0 */
+
+/*
+ * The driver under test: revirt-kvm in this process, or with
+ * REVIRT_TEST_DRIVER=native the kernel's /dev/revirt through ioctl(2).
+ * The same tests, with the same expectations, check both.
+ */
+int rk_open(void);
+int rk_call(int handle, uint32_t request, void *arg);
+int rk_close(int handle);
+bool rk_native(void);
+
+/*
+ * Skip the current test (g_test_skip) unless the driver offers every
+ * feature, state class or exit named; returns false when skipped.
+ */
+bool rk_test_need(uint64_t features, uint64_t classes, uint64_t exits);
 
 typedef struct RkTestVm {
     int sys, vm, vcpu;

@@ -37,7 +37,7 @@ static int set_debug(RkTestVm *t, uint32_t flags, uint64_t dr0, uint64_t dr7)
         .flags = flags, .dr = { dr0 }, .dr7 = dr7,
     };
 
-    return revirt_kvm_call(t->vcpu, REVIRT_SET_GUEST_DEBUG, &dbg);
+    return rk_call(t->vcpu, REVIRT_SET_GUEST_DEBUG, &dbg);
 }
 
 static void test_reserved(void)
@@ -48,11 +48,11 @@ static void test_reserved(void)
     rk_test_vm_init(&t);
     if (has_guest_debug(&t)) {
         dbg.flags = 1u << 3;
-        g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_GUEST_DEBUG,
+        g_assert(rk_call(t.vcpu, REVIRT_SET_GUEST_DEBUG,
                                  &dbg) == -EINVAL);
         dbg.flags = REVIRT_DEBUG_SINGLESTEP;
         dbg.reserved = 1;
-        g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_GUEST_DEBUG,
+        g_assert(rk_call(t.vcpu, REVIRT_SET_GUEST_DEBUG,
                                  &dbg) == -EINVAL);
         /* Debug registers only with HW_BP. */
         g_assert(set_debug(&t, REVIRT_DEBUG_SINGLESTEP, 0x1000, 0) == -EINVAL);
@@ -86,9 +86,9 @@ static void test_single_step(void)
         g_assert(t.run->debug.dr6 & DR6_BS);
         g_assert(t.run->debug.pc == pcs[i]);
         st->classes = REVIRT_STATE_REGS | REVIRT_STATE_SEGMENTS;
-        g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
+        g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
         g_assert(!(st->regs.rflags & X86_TF));
-        g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_STATE, st) == 0);
+        g_assert(rk_call(t.vcpu, REVIRT_SET_STATE, st) == 0);
     }
     g_free(st);
 

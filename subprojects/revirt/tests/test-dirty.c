@@ -23,14 +23,14 @@ static int map(RkTestVm *t, uint64_t gpa, uint64_t size, void *hva)
         .gpa = gpa, .size = size, .hva = (uintptr_t)hva, .prot = RWX,
     };
 
-    return revirt_kvm_call(t->vm, REVIRT_MAP_MEMORY, &m);
+    return rk_call(t->vm, REVIRT_MAP_MEMORY, &m);
 }
 
 static int unmap(RkTestVm *t, uint64_t gpa, uint64_t size)
 {
     struct revirt_memory_unmap u = { .gpa = gpa, .size = size };
 
-    return revirt_kvm_call(t->vm, REVIRT_UNMAP_MEMORY, &u);
+    return rk_call(t->vm, REVIRT_UNMAP_MEMORY, &u);
 }
 
 static int log_call(RkTestVm *t, uint32_t request, uint64_t gpa,
@@ -38,7 +38,7 @@ static int log_call(RkTestVm *t, uint32_t request, uint64_t gpa,
 {
     struct revirt_log_range r = { .gpa = gpa, .size = size };
 
-    return revirt_kvm_call(t->vm, request, &r);
+    return rk_call(t->vm, request, &r);
 }
 
 /* Get the log of [gpa, gpa + size) as a 64-bit mask (size <= 64 pages). */
@@ -53,7 +53,7 @@ static int get_log(RkTestVm *t, uint64_t gpa, uint64_t size, uint64_t *bits)
 
     g_assert(size <= 64 * REVIRT_PAGE_SIZE);
     memset(bytes, 0xa5, sizeof(bytes));
-    ret = revirt_kvm_call(t->vm, REVIRT_GET_DIRTY_LOG, &l);
+    ret = rk_call(t->vm, REVIRT_GET_DIRTY_LOG, &l);
     /* The driver writes the bitmap's bytes and no more. */
     g_assert(ret < 0 || nbytes == 8 || bytes[nbytes] == 0xa5);
     *bits = 0;
@@ -99,6 +99,9 @@ static void test_both_ways(const void *data)
 {
     void (*test)(void) = data;
 
+    if (!rk_test_need(REVIRT_FEATURE_DIRTY_LOG, 0, 0)) {
+        return;
+    }
     test();
     g_setenv("REVIRT_KVM_HIDE", "dirty-log-clear", TRUE);
     test();
@@ -234,6 +237,9 @@ static void test_start_stop_unmap(void)
 
 static void test_errors(void)
 {
+    if (!rk_test_need(REVIRT_FEATURE_DIRTY_LOG, 0, 0)) {
+        return;
+    }
     struct revirt_log_range flagged = {
         .gpa = LOG_GPA, .size = LOG_SIZE, .flags = 1,
     };
@@ -253,41 +259,41 @@ static void test_errors(void)
     g_assert(log_call(&t, REVIRT_LOG_STOP, LOG_GPA, 0x800) == -EINVAL);
     g_assert(log_call(&t, REVIRT_LOG_START, UINT64_MAX & ~0xfffull,
                       0x2000) == -ERANGE);
-    g_assert(revirt_kvm_call(t.vm, REVIRT_LOG_START, &flagged) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_LOG_START, &flagged) == -EINVAL);
     flagged.flags = 0;
     flagged.reserved = 1;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_LOG_STOP, &flagged) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_LOG_STOP, &flagged) == -EINVAL);
     g_assert(log_call(&t, REVIRT_LOG_STOP, 0x80000, 0x1000) == -ENOENT);
     g_assert(log_call(&t, REVIRT_LOG_START, LOG_GPA, LOG_SIZE) == 0);
 
     /* A NULL bitmap, unaligned or unmapped ranges, flags. */
-    g_assert(revirt_kvm_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EFAULT);
+    g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EFAULT);
     l.bitmap = (uintptr_t)bytes;
     l.gpa = LOG_GPA + 0x10;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
     l.gpa = LOG_GPA;
     l.size = 0x1800;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
     l.size = 0;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
     l.size = LOG_SIZE;
     l.flags = 1;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
     l.flags = 0;
     l.reserved = 1;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -EINVAL);
     l.reserved = 0;
     l.size = LOG_SIZE + 0x1000;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -ENOENT);
+    g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -ENOENT);
     l.gpa = 0;                  /* mapped, not logging */
     l.size = 0x1000;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -ENOENT);
+    g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -ENOENT);
     l.gpa = UINT64_MAX & ~0xfffull;
     l.size = 0x2000;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -ERANGE);
+    g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == -ERANGE);
     /* The calls are for VM handles. */
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_DIRTY_LOG, &l) == -ENOTTY);
-    g_assert(revirt_kvm_call(t.sys, REVIRT_LOG_START, &flagged) == -ENOTTY);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_DIRTY_LOG, &l) == -ENOTTY);
+    g_assert(rk_call(t.sys, REVIRT_LOG_START, &flagged) == -ENOTTY);
 
     rk_test_free(buf, LOG_SIZE);
     rk_test_vm_destroy(&t);

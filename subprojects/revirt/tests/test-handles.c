@@ -17,11 +17,11 @@ static void test_wrong_kind(void)
     RkTestVm t;
 
     rk_test_vm_init(&t);
-    g_assert(revirt_kvm_call(t.vm, REVIRT_RUN, NULL) == -ENOTTY);
-    g_assert(revirt_kvm_call(t.sys, REVIRT_MAP_MEMORY, &m) == -ENOTTY);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_CAPS, &caps) == -ENOTTY);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_CREATE_VM, &vc) == -ENOTTY);
-    g_assert(revirt_kvm_call(t.sys, 0xdeadbeef, NULL) == -ENOTTY);
+    g_assert(rk_call(t.vm, REVIRT_RUN, NULL) == -ENOTTY);
+    g_assert(rk_call(t.sys, REVIRT_MAP_MEMORY, &m) == -ENOTTY);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_CAPS, &caps) == -ENOTTY);
+    g_assert(rk_call(t.vcpu, REVIRT_CREATE_VM, &vc) == -ENOTTY);
+    g_assert(rk_call(t.sys, 0xdeadbeef, NULL) == -ENOTTY);
     rk_test_vm_destroy(&t);
 }
 
@@ -31,16 +31,16 @@ static void test_closed(void)
     RkTestVm t;
 
     rk_test_vm_init(&t);
-    g_assert(revirt_kvm_call(-1, REVIRT_GET_CAPS, &caps) == -EBADF);
-    g_assert(revirt_kvm_call(1 << 30, REVIRT_GET_CAPS, &caps) == -EBADF);
-    g_assert(revirt_kvm_close(-1) == -EBADF);
+    g_assert(rk_call(-1, REVIRT_GET_CAPS, &caps) == -EBADF);
+    g_assert(rk_call(1 << 30, REVIRT_GET_CAPS, &caps) == -EBADF);
+    g_assert(rk_close(-1) == -EBADF);
     rk_test_vm_destroy(&t);
 
     /* rk_test_vm_destroy closed all three. */
-    g_assert(revirt_kvm_call(t.sys, REVIRT_GET_CAPS, &caps) == -EBADF);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_RUN, NULL) == -EBADF);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_KICK, NULL) == -EBADF);
-    g_assert(revirt_kvm_close(t.vm) == -EBADF);
+    g_assert(rk_call(t.sys, REVIRT_GET_CAPS, &caps) == -EBADF);
+    g_assert(rk_call(t.vcpu, REVIRT_RUN, NULL) == -EBADF);
+    g_assert(rk_call(t.vcpu, REVIRT_KICK, NULL) == -EBADF);
+    g_assert(rk_close(t.vm) == -EBADF);
 }
 
 GUEST_PROGRAM(out_prog, "mov $0x5a, %al\n out %al, $0x10\n hlt\n");
@@ -51,10 +51,10 @@ static void test_vcpu_outlives_vm_handle(void)
 
     rk_test_vm_init(&t);
     rk_test_load(&t, out_prog_start, out_prog_end);
-    g_assert(revirt_kvm_close(t.vm) == 0);
+    g_assert(rk_close(t.vm) == 0);
     g_assert(rk_test_expect_outb(&t, 0x10) == 0x5a);
-    g_assert(revirt_kvm_close(t.vcpu) == 0);
-    g_assert(revirt_kvm_close(t.sys) == 0);
+    g_assert(rk_close(t.vcpu) == 0);
+    g_assert(rk_close(t.sys) == 0);
     rk_test_free(t.run, t.caps.run_area_size);
     rk_test_free(t.ram, RK_TEST_RAM_SIZE);
 }
@@ -67,21 +67,21 @@ static void test_bad_create(void)
     RkTestVm t;
 
     rk_test_vm_init(&t);
-    g_assert(revirt_kvm_call(t.sys, REVIRT_CREATE_VM, &vc) == -EINVAL);
+    g_assert(rk_call(t.sys, REVIRT_CREATE_VM, &vc) == -EINVAL);
     area = rk_test_alloc(t.caps.run_area_size);
     cc = (struct revirt_vcpu_create) {
         .vcpu_id = 0, .run_area = (uintptr_t)area,
         .run_area_size = t.caps.run_area_size,
     };
-    g_assert(revirt_kvm_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EEXIST);
+    g_assert(rk_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EEXIST);
     cc.vcpu_id = t.caps.max_vcpus;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EINVAL);
     cc.vcpu_id = 1;
     cc.run_area_size = 16;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EINVAL);
     cc.run_area_size = t.caps.run_area_size;
     cc.run_area += 8;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EINVAL);
     rk_test_free(area, t.caps.run_area_size);
     rk_test_vm_destroy(&t);
 }

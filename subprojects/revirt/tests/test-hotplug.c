@@ -35,7 +35,7 @@ static struct revirt_vcpu_state *get_all(RkTestVm *t, int vcpu,
 
     st->classes = t->caps.state_classes & ~REVIRT_STATE_TSC;
     st->msrs = *msrs;
-    g_assert(revirt_kvm_call(vcpu, REVIRT_GET_STATE, st) == 0);
+    g_assert(rk_call(vcpu, REVIRT_GET_STATE, st) == 0);
     return st;
 }
 
@@ -49,7 +49,7 @@ static void readable_msrs(RkTestVm *t, int vcpu, struct revirt_msrs *msrs)
                                                 1);
     struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state, 1);
 
-    g_assert(revirt_kvm_call(t->sys, REVIRT_GET_SUPPORTED_MSRS, list) == 0);
+    g_assert(rk_call(t->sys, REVIRT_GET_SUPPORTED_MSRS, list) == 0);
     memset(msrs, 0, sizeof(*msrs));
     st->classes = REVIRT_STATE_MSRS;
     st->msrs.count = 1;
@@ -60,8 +60,8 @@ static void readable_msrs(RkTestVm *t, int vcpu, struct revirt_msrs *msrs)
         st->msrs.entries[0].index = list->indices[i];
         if (list->indices[i] != 0x10 && list->indices[i] != 0x3b &&
             list->indices[i] != 0x179 &&
-            revirt_kvm_call(vcpu, REVIRT_GET_STATE, st) == 0 &&
-            revirt_kvm_call(vcpu, REVIRT_SET_STATE, st) == 0) {
+            rk_call(vcpu, REVIRT_GET_STATE, st) == 0 &&
+            rk_call(vcpu, REVIRT_SET_STATE, st) == 0) {
             msrs->entries[msrs->count++].index = list->indices[i];
         }
     }
@@ -91,7 +91,7 @@ static void scribble(RkTestVm *t, int vcpu, const struct revirt_msrs *msrs)
             st->msrs.entries[i].value = 0x10;
         }
     }
-    g_assert(revirt_kvm_call(vcpu, REVIRT_SET_STATE, st) == 0);
+    g_assert(rk_call(vcpu, REVIRT_SET_STATE, st) == 0);
     g_free(st);
 }
 
@@ -121,10 +121,10 @@ static void assert_same_state(const struct revirt_vcpu_state *a,
 static void run_io_prog(RkTestVm *t, int vcpu, struct revirt_run *run)
 {
     rk_test_set_entry(vcpu);
-    g_assert(revirt_kvm_call(vcpu, REVIRT_RUN, NULL) == 0);
+    g_assert(rk_call(vcpu, REVIRT_RUN, NULL) == 0);
     g_assert(run->exit_reason == REVIRT_EXIT_IO);
     g_assert(run->io.port == 0x10 && run->io_data[0] == 0x5a);
-    g_assert(revirt_kvm_call(vcpu, REVIRT_RUN, NULL) == 0);
+    g_assert(rk_call(vcpu, REVIRT_RUN, NULL) == 0);
     g_assert(run->exit_reason == REVIRT_EXIT_IO);
     g_assert(run->io.port == 0x12 && run->io.direction == REVIRT_IO_IN);
 }
@@ -159,7 +159,7 @@ static void test_reuse_id(void)
     /* It runs again. */
     run_io_prog(&t, vcpu, run);
     run->io_data[0] = 0;
-    g_assert(revirt_kvm_call(vcpu, REVIRT_RUN, NULL) == 0);
+    g_assert(rk_call(vcpu, REVIRT_RUN, NULL) == 0);
     g_assert(run->exit_reason == REVIRT_EXIT_HLT);
 
     /* An id in use is still refused. */
@@ -168,7 +168,7 @@ static void test_reuse_id(void)
         .vcpu_id = VCPU_ID, .run_area = (uintptr_t)area,
         .run_area_size = t.caps.run_area_size,
     };
-    g_assert(revirt_kvm_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EEXIST);
+    g_assert(rk_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EEXIST);
     rk_test_free(area, t.caps.run_area_size);
     rk_test_vcpu_free(&t, vcpu, run);
     g_free(fresh);
@@ -187,7 +187,7 @@ static void *runner_thread(void *opaque)
 {
     Runner *r = opaque;
 
-    r->ret = revirt_kvm_call(r->vcpu, REVIRT_RUN, NULL);
+    r->ret = rk_call(r->vcpu, REVIRT_RUN, NULL);
     g_atomic_int_set(&r->returned, 1);
     return NULL;
 }
@@ -205,7 +205,7 @@ static void test_close_while_running(void)
     rk_test_set_entry(r.vcpu);
     pthread_create(&thread, NULL, runner_thread, &r);
     g_usleep(20 * 1000);
-    g_assert(revirt_kvm_close(r.vcpu) == 0);
+    g_assert(rk_close(r.vcpu) == 0);
 
     for (int i = 0; i < 200 && !g_atomic_int_get(&r.returned); i++) {
         g_usleep(10 * 1000);

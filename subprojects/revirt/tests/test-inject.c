@@ -29,7 +29,7 @@ static int inject(RkTestVm *t, uint32_t type, uint32_t vector)
 {
     struct revirt_event ev = { .type = type, .vector = vector };
 
-    return revirt_kvm_call(t->vcpu, REVIRT_INJECT, &ev);
+    return rk_call(t->vcpu, REVIRT_INJECT, &ev);
 }
 
 static void start(RkTestVm *t)
@@ -46,7 +46,7 @@ static struct revirt_events get_events(RkTestVm *t)
     struct revirt_events ev;
 
     st->classes = REVIRT_STATE_EVENTS;
-    g_assert(revirt_kvm_call(t->vcpu, REVIRT_GET_STATE, st) == 0);
+    g_assert(rk_call(t->vcpu, REVIRT_GET_STATE, st) == 0);
     ev = st->events;
     g_free(st);
     return ev;
@@ -81,7 +81,7 @@ static void test_extint_pending_state(void)
 
     start(&t);
     g_assert(inject(&t, REVIRT_EVENT_EXTINT, 0x20) == 0);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_KICK, NULL) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_KICK, NULL) == 0);
     g_assert(rk_test_run(&t) == REVIRT_EXIT_INTERRUPTED);
     g_assert(t.run->ready_for_interrupt == 0);
     g_assert(inject(&t, REVIRT_EVENT_EXTINT, 0x21) == -EBUSY);
@@ -91,8 +91,8 @@ static void test_extint_pending_state(void)
     ev.interrupt_pending = 0;
     st->classes = REVIRT_STATE_EVENTS;
     st->events = ev;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_STATE, st) == 0);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_KICK, NULL) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_STATE, st) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_KICK, NULL) == 0);
     g_assert(rk_test_run(&t) == REVIRT_EXIT_INTERRUPTED);
     g_assert(t.run->ready_for_interrupt == 1);
     g_assert(inject(&t, REVIRT_EVENT_EXTINT, 0x21) == 0);

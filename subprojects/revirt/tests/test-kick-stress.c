@@ -75,7 +75,7 @@ static void *vcpu_thread(void *opaque)
                                               __ATOMIC_SEQ_CST) > v->answered;
         gint64 kicked_at;
 
-        g_assert(revirt_kvm_call(v->handle, REVIRT_RUN, NULL) == 0);
+        g_assert(rk_call(v->handle, REVIRT_RUN, NULL) == 0);
         if (must_interrupt &&
             v->run->exit_reason != REVIRT_EXIT_INTERRUPTED) {
             g_error("vCPU %u: a kick made before the run was lost", v->id);
@@ -126,7 +126,7 @@ static void kick(StressVcpu *v)
     __atomic_add_fetch(&v->kicks_started, 1, __ATOMIC_SEQ_CST);
     __atomic_compare_exchange_n(&v->kicked_at, &none, now, FALSE,
                                 __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    g_assert(revirt_kvm_call(v->handle, REVIRT_KICK, NULL) == 0);
+    g_assert(rk_call(v->handle, REVIRT_KICK, NULL) == 0);
     __atomic_add_fetch(&v->kicks_done, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -172,10 +172,10 @@ static void test_kick_stress(void)
             rk_test_set_entry(v->handle);
         }
         st->classes = REVIRT_STATE_REGS;
-        g_assert(revirt_kvm_call(v->handle, REVIRT_GET_STATE, st) == 0);
+        g_assert(rk_call(v->handle, REVIRT_GET_STATE, st) == 0);
         st->regs.rbx = COUNTERS_GPA + 4 * i;
         v->counter = (uint32_t *)(t.ram + st->regs.rbx);
-        g_assert(revirt_kvm_call(v->handle, REVIRT_SET_STATE, st) == 0);
+        g_assert(rk_call(v->handle, REVIRT_SET_STATE, st) == 0);
         g_free(st);
         v->rand = g_rand_new_with_seed(g_rand_int(rand));
         pthread_create(&v->thread, NULL, vcpu_thread, v);

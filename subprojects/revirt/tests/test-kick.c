@@ -28,7 +28,7 @@ static void *kicker_thread(void *opaque)
 
     g_usleep(k->delay_ms * 1000);
     k->kicked_at = g_get_monotonic_time();
-    k->ret = revirt_kvm_call(k->vcpu, REVIRT_KICK, NULL);
+    k->ret = rk_call(k->vcpu, REVIRT_KICK, NULL);
     return NULL;
 }
 
@@ -70,8 +70,8 @@ static void test_kick_before_run(void)
 
     rk_test_vm_init(&t);
     rk_test_load(&t, spin_prog_start, spin_prog_end);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_KICK, NULL) == 0);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_KICK, NULL) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_KICK, NULL) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_KICK, NULL) == 0);
     g_assert(rk_test_run(&t) == REVIRT_EXIT_INTERRUPTED);
 
     /* Both kicks were consumed: the next run spins until kicked again. */

@@ -22,18 +22,18 @@ static void test_vm_and_vcpu_create(void)
     RkTestVm t;
 
     rk_test_vm_init(&t);
-    g_assert(revirt_kvm_call(t.sys, REVIRT_CREATE_VM, &vc) == -EINVAL);
+    g_assert(rk_call(t.sys, REVIRT_CREATE_VM, &vc) == -EINVAL);
     vc = (struct revirt_vm_create) { .flags = 1 };
-    g_assert(revirt_kvm_call(t.sys, REVIRT_CREATE_VM, &vc) == -EINVAL);
+    g_assert(rk_call(t.sys, REVIRT_CREATE_VM, &vc) == -EINVAL);
 
     cc = (struct revirt_vcpu_create) {
         .vcpu_id = 1, .flags = 1,
         .run_area = (uintptr_t)rk_test_alloc(t.caps.run_area_size),
         .run_area_size = t.caps.run_area_size,
     };
-    g_assert(revirt_kvm_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_CREATE_VCPU, &cc) == -EINVAL);
     cc.flags = 0;
-    g_assert(revirt_kvm_close(revirt_kvm_call(t.vm, REVIRT_CREATE_VCPU,
+    g_assert(rk_close(rk_call(t.vm, REVIRT_CREATE_VCPU,
                                               &cc)) == 0);
     rk_test_free((void *)(uintptr_t)cc.run_area, t.caps.run_area_size);
     rk_test_vm_destroy(&t);
@@ -50,13 +50,13 @@ static void test_memory(void)
         .gpa = 0x100000, .size = 0x1000, .prot = RWX, .flags = 1,
         .hva = (uintptr_t)t.ram,
     };
-    g_assert(revirt_kvm_call(t.vm, REVIRT_MAP_MEMORY, &m) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_MAP_MEMORY, &m) == -EINVAL);
 
     u.flags = 1;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_UNMAP_MEMORY, &u) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_UNMAP_MEMORY, &u) == -EINVAL);
     u.flags = 0;
     u.reserved = 1;
-    g_assert(revirt_kvm_call(t.vm, REVIRT_UNMAP_MEMORY, &u) == -EINVAL);
+    g_assert(rk_call(t.vm, REVIRT_UNMAP_MEMORY, &u) == -EINVAL);
 
     /* Nothing was unmapped: the guest still runs from that page. */
     rk_test_load(&t, out_prog_start, out_prog_end);
@@ -73,11 +73,11 @@ static void test_run_area(void)
     rk_test_load(&t, out_prog_start, out_prog_end);
     for (size_t i = 0; i < sizeof(t.run->reserved_in); i++) {
         t.run->reserved_in[i] = 1;
-        g_assert(revirt_kvm_call(t.vcpu, REVIRT_RUN, NULL) == -EINVAL);
+        g_assert(rk_call(t.vcpu, REVIRT_RUN, NULL) == -EINVAL);
         t.run->reserved_in[i] = 0;
     }
     t.run->request_interrupt_window = 2;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_RUN, NULL) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_RUN, NULL) == -EINVAL);
     t.run->request_interrupt_window = 0;
     g_assert(rk_test_expect_outb(&t, 0x10) == 0x5a);
     rk_test_vm_destroy(&t);
@@ -89,35 +89,35 @@ static void test_cpuid(void)
     RkTestVm t;
 
     rk_test_vm_init(&t);
-    g_assert(revirt_kvm_call(t.sys, REVIRT_GET_SUPPORTED_CPUID, table) == 0);
+    g_assert(rk_call(t.sys, REVIRT_GET_SUPPORTED_CPUID, table) == 0);
     g_assert(table->count > 1 && table->flags == 0);
     g_assert(table->count < REVIRT_MAX_CPUID_ENTRIES);
 
     table->flags = 1;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_CPUID, table) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_CPUID, table) == -EINVAL);
     table->flags = 0;
     table->entries[table->count - 1].reserved = 1;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_CPUID, table) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_CPUID, table) == -EINVAL);
     table->entries[table->count - 1].reserved = 0;
     table->entries[0].flags |= 2;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_CPUID, table) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_CPUID, table) == -EINVAL);
     table->entries[0].flags &= ~2u;
 
     /* Entries past count are not read. */
     table->entries[table->count].reserved = 1;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_CPUID, table) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_CPUID, table) == 0);
     g_free(table);
     rk_test_vm_destroy(&t);
 }
 
 static int get_state(RkTestVm *t, struct revirt_vcpu_state *st)
 {
-    return revirt_kvm_call(t->vcpu, REVIRT_GET_STATE, st);
+    return rk_call(t->vcpu, REVIRT_GET_STATE, st);
 }
 
 static int set_state(RkTestVm *t, struct revirt_vcpu_state *st)
 {
-    return revirt_kvm_call(t->vcpu, REVIRT_SET_STATE, st);
+    return rk_call(t->vcpu, REVIRT_SET_STATE, st);
 }
 
 static void test_state(void)
@@ -195,7 +195,7 @@ static void test_inject(void)
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         struct revirt_event ev = bad[i];
 
-        g_assert(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &ev) == -EINVAL);
+        g_assert(rk_call(t.vcpu, REVIRT_INJECT, &ev) == -EINVAL);
     }
 
     /* Nothing was made pending. */

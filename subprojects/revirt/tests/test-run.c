@@ -92,17 +92,17 @@ static void test_inject(void)
     rk_test_load(&t, irq_prog_start, irq_prog_end);
 
     /* Before the first run the vCPU cannot take an interrupt. */
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &irq) == -EBUSY);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &bad) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_INJECT, &irq) == -EBUSY);
+    g_assert(rk_call(t.vcpu, REVIRT_INJECT, &bad) == -EINVAL);
 
     g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
     g_assert(t.run->if_flag == 1);
     g_assert(t.run->ready_for_interrupt == 1);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &irq) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_INJECT, &irq) == 0);
     g_assert(rk_test_expect_outb(&t, 0x10) == 0xee);
     g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
 
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_INJECT, &nmi) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_INJECT, &nmi) == 0);
     g_assert(rk_test_expect_outb(&t, 0x10) == 0xdd);
     g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
     rk_test_vm_destroy(&t);

@@ -16,14 +16,14 @@ static struct revirt_vcpu_state *get(RkTestVm *t, uint64_t classes)
     struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state, 1);
 
     st->classes = classes;
-    g_assert(revirt_kvm_call(t->vcpu, REVIRT_GET_STATE, st) == 0);
+    g_assert(rk_call(t->vcpu, REVIRT_GET_STATE, st) == 0);
     return st;
 }
 
 static void set(RkTestVm *t, struct revirt_vcpu_state *st, uint64_t classes)
 {
     st->classes = classes;
-    g_assert(revirt_kvm_call(t->vcpu, REVIRT_SET_STATE, st) == 0);
+    g_assert(rk_call(t->vcpu, REVIRT_SET_STATE, st) == 0);
 }
 
 static void test_round_trip(void)
@@ -76,7 +76,7 @@ static void test_round_trip(void)
     back->msrs.count = 2;
     back->msrs.entries[0].index = msr_sysenter_cs;
     back->msrs.entries[1].index = msr_sysenter_esp;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_STATE, back) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, back) == 0);
 
     g_assert(!memcmp(&back->regs, &st->regs, sizeof(st->regs)));
     g_assert(!memcmp(&back->segments, &st->segments, sizeof(st->segments)));
@@ -112,16 +112,16 @@ static void test_tsc(void)
 
     rk_test_vm_init(&t);
     st->classes = REVIRT_STATE_TSC;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
     before = st->tsc;
     g_usleep(10 * 1000);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
     g_assert(st->tsc > before);
     before = st->tsc;
 
     st->tsc = target;
     set(&t, st, REVIRT_STATE_TSC);
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
     if (st->tsc >= before && st->tsc - before < minute) {
         g_test_skip("this host ignores guest TSC writes (PVM)");
     } else {
@@ -139,17 +139,17 @@ static void test_bad_requests(void)
 
     rk_test_vm_init(&t);
     st->classes = 1ull << 40;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_STATE, st) == -ENOTSUP);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == -ENOTSUP);
     st->classes = REVIRT_STATE_REGS;
     st->flags = 1;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_STATE, st) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_STATE, st) == -EINVAL);
     st->flags = 0;
     st->classes = REVIRT_STATE_MSRS;
     st->msrs.count = 1;
     st->msrs.entries[0].index = 0xdeadbeef;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_STATE, st) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == -EINVAL);
     st->msrs.count = REVIRT_MAX_STATE_MSRS + 1;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_STATE, st) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == -EINVAL);
     g_free(st);
     rk_test_vm_destroy(&t);
 }
@@ -159,7 +159,7 @@ static bool msr_listed(RkTestVm *t, uint32_t index)
     g_autofree struct revirt_msr_index_list *list =
         g_new0(struct revirt_msr_index_list, 1);
 
-    g_assert(revirt_kvm_call(t->sys, REVIRT_GET_SUPPORTED_MSRS, list) == 0);
+    g_assert(rk_call(t->sys, REVIRT_GET_SUPPORTED_MSRS, list) == 0);
     for (uint32_t i = 0; i < list->count; i++) {
         if (list->indices[i] == index) {
             return true;
@@ -177,7 +177,7 @@ static int msr_get(RkTestVm *t, uint32_t index, uint64_t *value)
     st->classes = REVIRT_STATE_MSRS;
     st->msrs.count = 1;
     st->msrs.entries[0].index = index;
-    ret = revirt_kvm_call(t->vcpu, REVIRT_GET_STATE, st);
+    ret = rk_call(t->vcpu, REVIRT_GET_STATE, st);
     *value = st->msrs.entries[0].value;
     return ret;
 }
@@ -191,7 +191,7 @@ static int msr_set(RkTestVm *t, uint32_t index, uint64_t value)
     st->msrs.count = 1;
     st->msrs.entries[0].index = index;
     st->msrs.entries[0].value = value;
-    return revirt_kvm_call(t->vcpu, REVIRT_SET_STATE, st);
+    return rk_call(t->vcpu, REVIRT_SET_STATE, st);
 }
 
 static void set_supported_cpuid(RkTestVm *t)
@@ -199,8 +199,25 @@ static void set_supported_cpuid(RkTestVm *t)
     g_autofree struct revirt_cpuid_table *cpuid =
         g_new0(struct revirt_cpuid_table, 1);
 
-    g_assert(revirt_kvm_call(t->sys, REVIRT_GET_SUPPORTED_CPUID, cpuid) == 0);
-    g_assert(revirt_kvm_call(t->vcpu, REVIRT_SET_CPUID, cpuid) == 0);
+    g_assert(rk_call(t->sys, REVIRT_GET_SUPPORTED_CPUID, cpuid) == 0);
+    g_assert(rk_call(t->vcpu, REVIRT_SET_CPUID, cpuid) == 0);
+}
+
+/* EDX of the driver's supported CPUID leaf (index 0), 0 if absent. */
+static uint32_t supported_cpuid_edx(RkTestVm *t, uint32_t function)
+{
+    struct revirt_cpuid_table *cpuid = g_new0(struct revirt_cpuid_table, 1);
+    uint32_t edx = 0;
+
+    g_assert(rk_call(t->sys, REVIRT_GET_SUPPORTED_CPUID, cpuid) == 0);
+    for (uint32_t i = 0; i < cpuid->count; i++) {
+        if (cpuid->entries[i].function == function &&
+            cpuid->entries[i].index == 0) {
+            edx = cpuid->entries[i].edx;
+        }
+    }
+    g_free(cpuid);
+    return edx;
 }
 
 /* The MSRs QEMU migrates: every one the driver lists reads back as set. */
@@ -222,12 +239,16 @@ static void test_msrs(void)
     };
     RkTestVm t;
     unsigned tested = 0;
+    bool mtrr;
 
     rk_test_vm_init(&t);
     set_supported_cpuid(&t);
+    mtrr = supported_cpuid_edx(&t, 1) & (1u << 12);
     /* QEMU migrates MTRRs: listed whenever CPUID has them. */
-    g_assert(msr_listed(&t, 0x2ff));
-    g_assert(msr_listed(&t, 0x20f));
+    if (mtrr) {
+        g_assert(msr_listed(&t, 0x2ff));
+        g_assert(msr_listed(&t, 0x20f));
+    }
     for (size_t i = 0; i < G_N_ELEMENTS(msrs); i++) {
         uint64_t value;
 
@@ -240,7 +261,8 @@ static void test_msrs(void)
         g_assert(value == msrs[i].value);
         tested++;
     }
-    g_assert(tested >= 7);
+    /* PAT at least; with MTRRs, those too. */
+    g_assert(tested >= (mtrr ? 7 : 1));
     rk_test_vm_destroy(&t);
 }
 
@@ -320,7 +342,7 @@ static bool xsave_component(RkTestVm *t, uint32_t i, uint32_t *offset,
     g_autofree struct revirt_cpuid_table *cpuid =
         g_new0(struct revirt_cpuid_table, 1);
 
-    g_assert(revirt_kvm_call(t->sys, REVIRT_GET_SUPPORTED_CPUID, cpuid) == 0);
+    g_assert(rk_call(t->sys, REVIRT_GET_SUPPORTED_CPUID, cpuid) == 0);
     for (uint32_t j = 0; j < cpuid->count; j++) {
         const struct revirt_cpuid_entry *e = &cpuid->entries[j];
 
@@ -343,7 +365,7 @@ static void test_xsave(void)
 
     rk_test_vm_init(&t);
     if (!(t.caps.features & REVIRT_FEATURE_XSAVE)) {
-        g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == -ENOTSUP);
+        g_assert(rk_call(t.vcpu, REVIRT_GET_XSAVE, &x) == -ENOTSUP);
         g_test_skip("the driver reports no REVIRT_FEATURE_XSAVE "
                     "(the host offers no XSAVE in CPUID leaf 1)");
         rk_test_vm_destroy(&t);
@@ -355,11 +377,11 @@ static void test_xsave(void)
     back = g_malloc0(t.caps.xsave_size);
     x.area = (uintptr_t)area;
     x.size = t.caps.xsave_size - 1;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_XSAVE, &x) == -EINVAL);
     x.size = t.caps.xsave_size;
 
     /* A new vCPU: XCR0 1, FCW 0x037f, MXCSR 0x1f80. */
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
     g_assert(x.xcr0 == 1);
     g_assert((area[0] | area[1] << 8) == 0x037f);
     g_assert((area[24] | area[25] << 8) == 0x1f80);
@@ -382,11 +404,11 @@ static void test_xsave(void)
     }
     memcpy(area + 512, &xstate_bv, sizeof(xstate_bv));
     x.xcr0 = xcr0;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_XSAVE, &x) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_XSAVE, &x) == 0);
 
     x.area = (uintptr_t)back;
     x.xcr0 = 0;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
     g_assert(x.xcr0 == xcr0);
     g_assert(!memcmp(back + 160, area + 160, 16));
     if (xcr0 & 4) {
@@ -396,9 +418,9 @@ static void test_xsave(void)
     /* An invalid XCR0 (AVX without SSE) changes nothing. */
     x.area = (uintptr_t)area;
     x.xcr0 = 5;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_XSAVE, &x) == -EINVAL);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_XSAVE, &x) == -EINVAL);
     x.area = (uintptr_t)back;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
     g_assert(x.xcr0 == xcr0);
 
     /* XSTATE_BV without SSE: XMM0 goes back to its initial state. */
@@ -406,9 +428,9 @@ static void test_xsave(void)
     memcpy(area + 512, &xstate_bv, sizeof(xstate_bv));
     x.area = (uintptr_t)area;
     x.xcr0 = xcr0;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_SET_XSAVE, &x) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_XSAVE, &x) == 0);
     x.area = (uintptr_t)back;
-    g_assert(revirt_kvm_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
+    g_assert(rk_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
     for (int i = 0; i < 16; i++) {
         g_assert(back[160 + i] == 0);
     }

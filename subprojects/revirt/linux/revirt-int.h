@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * revirt.ko: objects shared by the handle, memory and vCPU code.
+ *
+ * Copyright (c) 2026 The revirt developers
+ */
+
+#ifndef REVIRT_INT_H
+#define REVIRT_INT_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/xarray.h>
+#include <asm/fpu/api.h>
+
+#include "revirt/revirt-abi.h"
+#include "revirt-insn.h"
+
+/* The ABI's -ENOTSUP is userspace's ENOTSUP, which is EOPNOTSUPP on Linux. */
+#define ENOTSUP			EOPNOTSUPP
+
+#define REVIRT_MAX_VCPUS	64
+#define REVIRT_GPA_BITS		40	/* four NPT levels cover 48; QEMU asks less */
+#define REVIRT_RUN_AREA_SIZE	PAGE_ALIGN(sizeof(struct revirt_run))
+#define REVIRT_RUN_PAGES	(REVIRT_RUN_AREA_SIZE >> PAGE_SHIFT)
+
+/* One REVIRT_MAP_MEMORY range. */
+struct revirt_map {
+	struct list_head node;		/* vm->maps, sorted by gpa */
+	u64 gpa;
+	u64 size;
+	u64 hva;
+	u32 prot;
+};
+
+struct revirt_vm {
+	struct kref ref;		/* the VM handle and each vCPU */
+	struct mm_struct *mm;		/* the VMM's (mmgrab): pages come from it */
+	struct mutex lock;		/* maps, pages, the NPT, vcpus[] */
+	struct list_head maps;
+	struct xarray pages;		/* gfn -> pinned struct page */
+	struct revirt_vcpu *vcpus[REVIRT_MAX_VCPUS];
+	void *arch;			/* the backend's (NPT root, ...) */
+};
+
+/* Events the VMM made pending and the guest has not taken yet. */
+struct revirt_pending {
+	bool extint;
+	u8 extint_vector;
+	bool nmi;
+	bool exception;
+	u8 exception_vector;
+	bool exception_has_error;
+	u32 exception_error;
+};
+
+struct revirt_vcpu {
+	struct revirt_vm *vm;
+	u32 id;
+	struct mutex run_lock;		/* RUN and state calls: -EBUSY when held */
+	struct revirt_run *run;		/* the VMM's run area, pinned, vmap'd */
+	struct page *run_pages[REVIRT_RUN_PAGES];
+	bool kicked;			/* a kick the next RUN answers */
+	int cpu;			/* where RUN is, -1 when not in RUN */
+	bool has_run;
+	bool ready;			/* run->ready_for_interrupt, last exit */
+	/* An IN, or string I/O, the VMM completes at the next RUN. */
+	struct revirt_io_pending {
+		bool active;
+		bool in;
+		bool string;
+		u8 size;
+		u8 addr_size;
+		bool rep;
+		u64 next_rip;
+	} io;
+	struct revirt_pending pending;
+	/* The MMIO instruction being emulated, between its exits. */
+	struct revirt_mmio_pending {
+		bool active;		/* a read is out: complete at RUN */
+		struct revirt_insn_emu emu;
+		struct revirt_insn_access acc;
+	} mmio;
+	struct revirt_cpuid_table *cpuid;	/* SET_CPUID's; NULL: none */
+	u64 apic_base;
+	struct fpu_guest fpu;
+	u64 gpr[16];			/* by encoding: RAX RCX RDX RBX RSP ... */
+	void *arch;			/* the backend's (VMCB, ...) */
+};
+
+/* Exits the backend leaves to the common code (enum revirt_exit_kind). */
+enum revirt_exit_kind {
+	REVIRT_X_RESUME,	/* handled: enter the guest again */
+	REVIRT_X_IO,
+	REVIRT_X_NPF,		/* a nested page fault */
+	REVIRT_X_HLT,
+	REVIRT_X_IRQ_WINDOW,
+	REVIRT_X_SHUTDOWN,
+	REVIRT_X_ENTRY_FAILED,
+	REVIRT_X_UNHANDLED,	/* data[] says what */
+};
+
+struct revirt_exit {
+	enum revirt_exit_kind kind;
+	union {
+		struct {
+			u16 port;
+			u8 size;
+			u8 addr_size;	/* 2, 4, 8: string I/O's rSI/rDI/rCX */
+			bool in;
+			bool string;
+			bool rep;
+			u64 next_rip;
+		} io;
+		struct {
+			u64 gpa;
+			bool write;
+			bool fetch;
+		} npf;
+		u64 data[4];
+	};
+};
+
+/* revirt-vm.c */
+extern const struct file_operations revirt_vm_fops;
+int revirt_vm_create(void);
+void revirt_vm_put(struct revirt_vm *vm);
+int revirt_vm_fault(struct revirt_vm *vm, u64 gpa, bool write, bool fetch);
+int revirt_guest_rw(struct revirt_vm *vm, u64 gpa, void *buf,
+		    unsigned int len, bool write);
+
+/* What the instruction emulator needs of the CPU's mode. */
+struct revirt_cpu_mode {
+	u64 cr0, cr3, cr4, efer;
+	u8 cpl;
+	bool cs_db, cs_l;
+};
+
+/* revirt-mmio.c: 0 to go on, 1 when RUN returns (run area filled). */
+int revirt_mmio_fault(struct revirt_vcpu *v, u64 gpa);
+int revirt_mmio_complete(struct revirt_vcpu *v);
+int revirt_guest_linear_rw(struct revirt_vcpu *v, u64 gla, void *buf,
+			   unsigned int len, bool write);
+
+/* revirt-vcpu.c */
+int revirt_vcpu_create(struct revirt_vm *vm, void __user *argp);
+
+/* revirt-main.c */
+u64 revirt_state_classes(void);
+extern const struct revirt_arch_ops *revirt_arch;
+int revirt_get_supported_cpuid(struct revirt_cpuid_table *t);
+
+#endif /* REVIRT_INT_H */
