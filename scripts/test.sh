@@ -39,11 +39,12 @@ out=build/revirt-tests
 rm -rf "$out"
 mkdir -p "$out"
 
-# 1. The revirt-kvm driver on its own, without QEMU.
+# 1. The revirt-kvm driver on its own, without QEMU, and revirt.ko's
+# plain-C parts (linux/tests: its instruction emulator and page walker).
 check "the revirt-kvm driver and its tests build on their own" \
-    sh -c "meson setup '$out/driver' _qemu/tree/subprojects/revirt >/dev/null &&
+    sh -c "meson setup '$out/driver' subprojects/revirt >/dev/null &&
            ninja -C '$out/driver' >/dev/null"
-for t in "$out"/driver/tests/test-*; do
+for t in "$out"/driver/tests/test-* "$out"/driver/linux/tests/test-*; do
     [ -f "$t" ] && [ -x "$t" ] || continue
     tap driver < <(timeout 120 "$t" --tap 2>&1 ||
                    echo "not ok - $t exited with status $?")
