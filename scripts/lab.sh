@@ -19,9 +19,10 @@
 # early) are not the guest's: L1 is rebooted and the unfinished runs go
 # again, at most LAB_RETRIES times per run ("result=retry" lines).  An L2
 # failure while L1 is healthy is not retried, but for one state that
-# kvm,kernel-irqchip=off shows as well (case set ipi-hunt): an -smp >= 2
-# guest hung with every vCPU halted, IF set and no LAPIC vector pending
-# (a lost wake-up), which L1 boots once more (reason=l2-lost-wakeup).
+# QEMU 7.2's userspace APIC shows without revirt too (TCG, and
+# kvm,kernel-irqchip=off: case set ipi-hunt, README): an -smp >= 2 guest
+# hung with every vCPU halted, IF set and no LAPIC vector pending (a lost
+# wake-up), which L1 boots once more (reason=l2-lost-wakeup).
 #
 # Environment: LAB (work dir, default build/lab), QEMU_L0, QEMU_L1 (default
 # build/qemu-system-x86_64), L1_APPEND (extra L1 kernel args), L2_TIMEOUT,

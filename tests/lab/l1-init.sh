@@ -271,10 +271,10 @@ run() {
 }
 again=0
 
-# lost_wakeup DUMP: the L2 hang that kvm,kernel-irqchip=off shows as well
-# (case set ipi-hunt), so not revirt's: every vCPU halted with IF set and
-# no vector in any LAPIC's IRR or ISR, i.e. an IPI the guest sent reached
-# no one.
+# lost_wakeup DUMP: the L2 hang that QEMU 7.2's userspace APIC shows
+# without revirt too (under TCG, and kvm,kernel-irqchip=off: see README):
+# every vCPU halted with IF set and no vector in any LAPIC's IRR or ISR,
+# i.e. an IPI the guest sent reached no one.
 lost_wakeup() {
     n=0
     for rfl in $(sed -n 's/.* RFL=\([0-9a-f]*\) .*HLT=1.*/\1/p' "$1"); do
