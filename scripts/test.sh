@@ -22,12 +22,16 @@ skip() { skipped=$((skipped + 1)); echo "SKIP: $*"; }
 check() { local name=$1; shift; if "$@"; then pass "$name"; else fail "$name"; fi; }
 # tap NAME: count the TAP results on stdin as passes and failures.
 tap() {
-    local line
+    local line what
     while read -r line; do
+        # the description, without TAP's optional "- "
+        what=${line#ok [0-9]* }
+        what=${what#not ok [0-9]* }
+        what=${what#- }
         case "$line" in
-        "ok "*"# SKIP"*) skip "$1: ${line#ok [0-9]* }" ;;
-        "ok "*) pass "$1: ${line#ok [0-9]* }" ;;
-        "not ok "*) fail "$1: ${line#not ok [0-9]* }" ;;
+        "ok "*"# SKIP"*) skip "$1: $what" ;;
+        "ok "*) pass "$1: $what" ;;
+        "not ok "*) fail "$1: $what" ;;
         "# Start of"* | "# End of"*) ;;
         "# "*) echo "  $line" ;;
         esac
