@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 start=$(date +%s)
 scripts/fetch-libvirt.sh
-scripts/prepare-libvirt-tree.sh
+scripts/prepare-tree.sh libvirt
 
 export CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
 prefix=$PWD/$REVIRT_LIBVIRT_PREFIX

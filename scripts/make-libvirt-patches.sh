@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 . scripts/config.sh
 
 out=${1:-libvirt/patches}
-[ -e _libvirt/tree/.git ] || scripts/prepare-libvirt-tree.sh >/dev/null
+[ -e _libvirt/tree/.git ] || scripts/prepare-tree.sh libvirt >/dev/null
 
 work=_libvirt/make-patches
 rm -rf "$work"

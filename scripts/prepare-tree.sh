@@ -1,32 +1,40 @@
 #!/bin/bash
-# Make _qemu/tree the pristine Debian QEMU source with patches/ applied by
+# scripts/prepare-tree.sh [qemu|libvirt]: make _qemu/tree (or _libvirt/tree)
+# the pristine Debian source with patches/ (or libvirt/patches/) applied by
 # "git am".  The tree is moved with "git checkout", so files the series does
 # not change keep their timestamps and rebuilds stay incremental.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/config.sh
 
-[ -e _qemu/src/.revirt-version ] || scripts/fetch-qemu.sh
+case ${1:-qemu} in
+qemu) dir=_qemu patches=patches ;;
+libvirt) dir=_libvirt patches=libvirt/patches ;;
+*) echo "usage: $0 [qemu|libvirt]" >&2; exit 2 ;;
+esac
+project=${1:-qemu}
 
-if ! git -C _qemu/tree rev-parse -q --verify "$REVIRT_BASE_TAG" >/dev/null 2>&1; then
-    rm -rf _qemu/tree
-    cp -a _qemu/src _qemu/tree
-    rm -f _qemu/tree/.revirt-version
-    revirt_git -C _qemu/tree init -q
-    revirt_git -C _qemu/tree add -A -f
-    revirt_git -C _qemu/tree commit -q -m "$(cat _qemu/src/.revirt-version)"
-    revirt_git -C _qemu/tree tag "$REVIRT_BASE_TAG"
+[ -e $dir/src/.revirt-version ] || scripts/fetch-$project.sh
+
+if ! git -C $dir/tree rev-parse -q --verify "$REVIRT_BASE_TAG" >/dev/null 2>&1; then
+    rm -rf $dir/tree
+    cp -a $dir/src $dir/tree
+    rm -f $dir/tree/.revirt-version
+    revirt_git -C $dir/tree init -q
+    revirt_git -C $dir/tree add -A -f
+    revirt_git -C $dir/tree commit -q -m "$(cat $dir/src/.revirt-version)"
+    revirt_git -C $dir/tree tag "$REVIRT_BASE_TAG"
 fi
 
-rm -rf _qemu/am
-revirt_git clone -q --shared --no-checkout _qemu/tree _qemu/am
-revirt_git -C _qemu/am checkout -q --detach "$REVIRT_BASE_TAG"
-if ls patches/*.patch >/dev/null 2>&1; then
-    if ! revirt_git -C _qemu/am am -q "$PWD"/patches/*.patch; then
-        echo "prepare-tree: patches/ does not apply to $(cat _qemu/src/.revirt-version)" >&2
+rm -rf $dir/am
+revirt_git clone -q --shared --no-checkout $dir/tree $dir/am
+revirt_git -C $dir/am checkout -q --detach "$REVIRT_BASE_TAG"
+if ls $patches/*.patch >/dev/null 2>&1; then
+    if ! revirt_git -C $dir/am am -q "$PWD"/$patches/*.patch; then
+        echo "prepare-tree: $patches/ does not apply to $(cat $dir/src/.revirt-version)" >&2
         exit 1
     fi
 fi
-revirt_git -C _qemu/tree fetch -q ../am HEAD
-revirt_git -C _qemu/tree checkout -q -f --detach FETCH_HEAD
-rm -rf _qemu/am
+revirt_git -C $dir/tree fetch -q ../am HEAD
+revirt_git -C $dir/tree checkout -q -f --detach FETCH_HEAD
+rm -rf $dir/am
