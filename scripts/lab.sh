@@ -463,6 +463,9 @@ driver_verdicts() {
                          printf "LAB driver test=%s result=skip reason=%s\n", t, $0; next }
         /^ok / { printf "LAB driver test=%s result=pass\n", $3; next }
         /^not ok / { printf "LAB driver test=%s result=fail\n", $4 }'
+    # the figures tests print (the fuzzer's seed and calls, memory before
+    # and after the VM cycles): not results, counted by nobody
+    sed -n 's/^[0-9.]* L1-DRIVER \(test-[^ ]*\) # figures: \(.*\)/LAB driver figures test=\1 \2/p' "$f"
     # L1's checks of QEMU's XSAVE path
     sed -n 's/.*L1-QCHECK \([^ ]*\) \(pass\|fail\)\(.*\)/LAB driver test=qemu\/\1 result=\2\3/p' "$f" |
         sed 's/result=\(pass\|fail\) (\(.*\))$/result=\1 reason=\2/'
@@ -600,7 +603,12 @@ for a in $(printf '%s\n' "${C_ACCEL[@]}" | sort -u); do
     echo "LAB timing accel=$a boot_s_median=$(echo "$times" | grep . | median || true) n=$(echo "$times" | grep -c . || true)"
 done
 echo "LAB timing l1_init_s=$(printf '%s\n' "${L1_INIT_TIMES[@]}" | grep . | median || true) l1_boots=$L1_BOOTS"
-echo "LAB summary caseset=$CASESET cases=${#CASES[@]} passed=$PASSED failed=$FAILED driver_failed=$DRIVER_FAILED retries=$RETRIES l1_boots=$L1_BOOTS wall_s=$(( $(date +%s) - T0 )) logs=$RELLOGS"
+# The driver tests' key figures, for the summary line.
+FIGURES=$(echo "$DRIVER_LINES" | sed -n \
+    -e 's/^LAB driver figures .* fuzz seed=\([0-9]*\) .*calls=\([0-9]*\).*/ fuzz_calls=\2 fuzz_seed=\1/p' \
+    -e 's/^LAB driver figures .* memory cycles=\([0-9]*\) .*free_kb=\([^ ]*\) slab_kb=\([^ ]*\) .*/ cycles=\1 free_kb=\2 slab_kb=\3/p' \
+    -e 's/^LAB driver test=qemu\/native-sigkill result=\([a-z]*\) .*free_kb=\([^ ]*\).*/ sigkill=\1 sigkill_free_kb=\2/p' | tr -d '\n')
+echo "LAB summary caseset=$CASESET cases=${#CASES[@]} passed=$PASSED failed=$FAILED driver_failed=$DRIVER_FAILED retries=$RETRIES l1_boots=$L1_BOOTS$FIGURES wall_s=$(( $(date +%s) - T0 )) logs=$RELLOGS"
 [ "$FAILED" = 0 ] && [ "$DRIVER_FAILED" = 0 ]
 exit
 }

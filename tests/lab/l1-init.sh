@@ -127,6 +127,64 @@ kmsg_new() {
     mv /tmp/dmesg.now /tmp/dmesg.old
 }
 
+# mem_kb: free memory (MemFree plus the per-CPU page lists, which MemFree
+# does not count) and Slab, in kB.
+mem_kb() {
+    echo "$(( $(awk '/^MemFree:/ {print $2}' /proc/meminfo) +
+              $(awk '$1 == "count:" {n += $2} END {print n * 4}' /proc/zoneinfo) ))" \
+         "$(awk '/^Slab:/ {print $2}' /proc/meminfo)"
+}
+# revirt.ko's reference count: its open handles (lsmod's "Used by").
+mod_refs() { awk '$1 == "revirt" {print $3}' /proc/modules; }
+
+# sigkill_once: a Linux L2 on -accel revirt,driver=native, SIGKILLed in
+# the middle of its boot (2 s after its first console line); prints
+# "OUTPUT_BYTES VCPUS_IN_IOCTL ALIVE" as it was at the kill.
+sigkill_once() {
+    rm -f /tmp/sk.serial
+    /bin/qemu-system-x86_64 -L /usr/share/qemu -accel revirt,driver=native \
+        -m 256 -nodefaults -display none -serial file:/tmp/sk.serial \
+        -kernel /l2/vmlinuz -initrd /l2/l2.cpio \
+        -append "console=ttyS0 panic=-1 lab.cpus=1 lab.memmb=64" </dev/null >/tmp/sk.err 2>&1 &
+    sk=$!
+    i=0
+    while [ $i -lt 60 ] && [ ! -s /tmp/sk.serial ] && kill -0 $sk 2>/dev/null; do
+        sleep 1; i=$((i + 1))
+    done
+    sleep 2
+    alive=0; kill -0 $sk 2>/dev/null && alive=1
+    # threads in ioctl(2) (system call 16): the vCPU in REVIRT_RUN
+    inrun=0
+    for t in /proc/$sk/task/*; do
+        read -r nr _ < "$t/syscall" 2>/dev/null && [ "$nr" = 16 ] && inrun=$((inrun + 1))
+    done
+    kill -9 $sk 2>/dev/null; wait $sk 2>/dev/null
+    echo "$(wc -c < /tmp/sk.serial) $inrun $alive"
+    rm -f /tmp/sk.serial
+}
+
+# native_sigkill: QEMU killed in the middle of a run leaves no handle open
+# (revirt.ko's count back to 0) and no memory behind.  The first kill warms
+# the caches; the figures compare the second one's before and after.
+# Tolerances: 4 MiB of free memory (the guest had pinned tens of MiB),
+# 1 MiB of slab.
+native_sigkill() {
+    r1=$(sigkill_once); refs1=$(mod_refs)
+    sleep 1
+    set -- $(mem_kb); f0=$1; s0=$2
+    r2=$(sigkill_once); refs2=$(mod_refs)
+    sleep 1
+    set -- $(mem_kb); f1=$1; s1=$2
+    set -- $r2
+    what="guest_output_bytes=$1 vcpu_threads_in_ioctl=$2 alive_at_kill=$3 refs_after=$refs1,$refs2 free_kb=$f0->$f1 slab_kb=$s0->$s1 first_kill=($r1)"
+    if [ "$1" -gt 0 ] && [ "$2" -ge 1 ] && [ "$3" = 1 ] && [ "$refs1" = 0 ] && [ "$refs2" = 0 ] &&
+       [ "$f1" -ge $((f0 - 4096)) ] && [ "$s1" -le $((s0 + 1024)) ]; then
+        qcheck native-sigkill pass "$what"
+    else
+        qcheck native-sigkill fail "$what; qemu: $(tr '\n' ' ' < /tmp/sk.err | cut -c1-200)"
+    fi
+}
+
 # The native driver, revirt.ko (case set "native"): it refuses to load
 # while KVM owns SVM, loads once kvm_amd is gone, and the same driver tests
 # run against /dev/revirt.  kvm_amd is loaded above, for the refusal.
@@ -163,7 +221,9 @@ native_tests() {
         qcheck native-loads fail "$(dmesg | tail -2 | tr '\n' ' ')"
     fi
     kmsg_new
-    driver_tests REVIRT_TEST_DRIVER=native
+    driver_tests REVIRT_TEST_DRIVER=native REVIRT_TEST_MEMCHECK=1
+    kmsg_new
+    native_sigkill
     kmsg_new
     if rmmod revirt; then qcheck native-unloads pass; else qcheck native-unloads fail; fi
     if dmesg | grep -q -E 'BUG|WARNING|Oops'; then
@@ -179,7 +239,7 @@ if [ "${DRIVER_TESTS:-0}" = 1 ] && [ "${DRIVER_NATIVE:-0}" = 1 ]; then
     native_tests
     say "L1-DRIVER-END"
 elif [ "${DRIVER_TESTS:-0}" = 1 ]; then
-    driver_tests
+    driver_tests REVIRT_TEST_MEMCHECK=1
     qemu_xsave_checks
     say "L1-DRIVER-END"
 fi

@@ -1,6 +1,7 @@
 /*
  * revirt-kvm: a kick from another thread stops a spinning vCPU promptly,
- * and a kick made before a run is consumed by that run.
+ * and a kick made before a run is consumed by that run; kicks from several
+ * threads at once, also while the vCPU is closed, are all answered.
  *
  * Copyright (c) 2026 The revirt developers
  *
@@ -118,6 +119,117 @@ static void test_kick_signals_blocked(void)
     rk_test_vm_destroy(&t);
 }
 
+#define NR_HAMMERS 4
+
+typedef struct Hammer {
+    int vcpu;
+    gint *stop;
+    unsigned kicks, closed;
+    int bad;                    /* a return other than 0 and -EBADF */
+    pthread_t thread;
+} Hammer;
+
+/* Kick as fast as possible until told to stop. */
+static void *hammer_thread(void *opaque)
+{
+    Hammer *h = opaque;
+
+    while (!g_atomic_int_get(h->stop)) {
+        int r = rk_call(h->vcpu, REVIRT_KICK, NULL);
+
+        if (r == -EBADF) {
+            h->closed++;
+        } else if (r) {
+            h->bad = r;
+        }
+        h->kicks++;
+    }
+    return NULL;
+}
+
+static void hammers_start(Hammer *h, int vcpu, gint *stop)
+{
+    g_atomic_int_set(stop, 0);
+    for (int i = 0; i < NR_HAMMERS; i++) {
+        h[i] = (Hammer) { .vcpu = vcpu, .stop = stop };
+        pthread_create(&h[i].thread, NULL, hammer_thread, &h[i]);
+    }
+}
+
+static unsigned hammers_stop(Hammer *h, gint *stop)
+{
+    unsigned kicks = 0;
+
+    g_atomic_int_set(stop, 1);
+    for (int i = 0; i < NR_HAMMERS; i++) {
+        pthread_join(h[i].thread, NULL);
+        g_assert_cmpint(h[i].bad, ==, 0);
+        kicks += h[i].kicks;
+    }
+    return kicks;
+}
+
+/*
+ * Four threads kick one spinning vCPU at once: every run returns
+ * INTERRUPTED, and once they stop, kicks do not queue: at most one run
+ * is answered by a kick of theirs, the next one only by a new kick.
+ */
+static void test_kick_concurrent(void)
+{
+    Hammer h[NR_HAMMERS];
+    unsigned kicks;
+    gint stop;
+    gint64 start;
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    rk_test_load(&t, spin_prog_start, spin_prog_end);
+    hammers_start(h, t.vcpu, &stop);
+    for (int i = 0; i < 500; i++) {
+        g_assert(rk_test_run(&t) == REVIRT_EXIT_INTERRUPTED);
+    }
+    kicks = hammers_stop(h, &stop);
+    g_test_message("500 runs, %u kicks from %d threads", kicks, NR_HAMMERS);
+    g_assert_cmpuint(kicks, >=, 500);
+
+    run_with_kick(&t, 10);
+    start = g_get_monotonic_time();
+    run_with_kick(&t, 30);
+    g_assert((g_get_monotonic_time() - start) >= (30 * 1000));
+    rk_test_vm_destroy(&t);
+}
+
+/* Kicks from four threads while the vCPU runs, is closed and goes away. */
+static void test_kick_while_closing(void)
+{
+    Hammer h[NR_HAMMERS];
+    unsigned closed = 0;
+    gint stop;
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    rk_test_load(&t, spin_prog_start, spin_prog_end);
+    hammers_start(h, t.vcpu, &stop);
+    for (int i = 0; i < 50; i++) {
+        g_assert(rk_test_run(&t) == REVIRT_EXIT_INTERRUPTED);
+    }
+    g_assert(rk_close(t.vcpu) == 0);
+    /* (no handle is opened until they stop: the number stays unused) */
+    g_usleep(20 * 1000);
+    hammers_stop(h, &stop);
+    for (int i = 0; i < NR_HAMMERS; i++) {
+        closed += h[i].closed;
+    }
+    g_assert_cmpuint(closed, >, 0);
+
+    /* The id is free again, and the VM works. */
+    rk_test_free(t.run, t.caps.run_area_size);
+    t.vcpu = rk_test_vcpu_new(&t, 0, &t.run);
+    rk_test_load(&t, spin_prog_start, spin_prog_end);
+    run_with_kick(&t, 10);
+    rk_test_vm_destroy(&t);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -125,5 +237,8 @@ int main(int argc, char **argv)
     g_test_add_func("/revirt-kvm/kick/before-run", test_kick_before_run);
     g_test_add_func("/revirt-kvm/kick/signals-blocked",
                     test_kick_signals_blocked);
+    g_test_add_func("/revirt-kvm/kick/concurrent", test_kick_concurrent);
+    g_test_add_func("/revirt-kvm/kick/while-closing",
+                    test_kick_while_closing);
     return g_test_run();
 }
