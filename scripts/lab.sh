@@ -18,11 +18,7 @@
 # Failures of L1 or L0 (L1 heartbeat stops, L1 panics or resets, L0 exits
 # early) are not the guest's: L1 is rebooted and the unfinished runs go
 # again, at most LAB_RETRIES times per run ("result=retry" lines).  An L2
-# failure while L1 is healthy is not retried, but for one state that
-# QEMU 7.2's userspace APIC shows without revirt too (TCG, and
-# kvm,kernel-irqchip=off: case set ipi-hunt, README): an -smp >= 2 guest
-# hung with every vCPU halted, IF set and no LAPIC vector pending (a lost
-# wake-up), which L1 boots once more (reason=l2-lost-wakeup).
+# failure while L1 is healthy is never retried.
 #
 # Environment: LAB (work dir, default build/lab), QEMU_L0, QEMU_L1 (default
 # build/qemu-system-x86_64), L1_APPEND (extra L1 kernel args), L2_TIMEOUT,
@@ -520,14 +516,6 @@ for c in "${CASES[@]}"; do
     boots=() ndone=0 nreset=0 ntimeout=0 reasons=() runs_of=() lastdiff=
     for r in "${RUNS[@]}"; do [ "${RUN_CASE[$r]}" = "$c" ] && runs_of+=("$r"); done
     for r in "${runs_of[@]}"; do
-        # A run L1 started again after the lost wake-up that
-        # kvm,kernel-irqchip=off shows as well (see lost_wakeup in l1-init.sh)
-        # (grep itself reads the files: with pipefail, "cat | grep -q" fails
-        # when grep stops early)
-        if grep -q "=== RUN-END $r .*lostwake=1" "$LOGS"/l1-boot*.l2out 2>/dev/null; then
-            RETRIES=$((RETRIES + 1))
-            echo "LAB case=$c run=$r accel=${C_ACCEL[$c]} result=retry reason=l2-lost-wakeup try=1 log=$RELLOGS (l1-boot*.l2out)"
-        fi
         eval_run "$r"
         { echo "##### run $r: result=$R_RESULT ${R_REASON:+reason=$R_REASON} tries=${RUN_TRIES[$r]}"
           cat "$LOGS/runs/$r.out" 2>/dev/null || true; } >> "$clog"

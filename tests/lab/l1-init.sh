@@ -254,35 +254,9 @@ run() {
         sed -n -E 's/.*(revirt_exit|kvm_run_exit).* reason ([0-9]+).*/\1 \2/p' /tmp/q.trace |
             sort | uniq -c | sed 's/^/L1-QSTAT| /' >&3
     fi
-    lost=0
-    [ $hung = 1 ] && [ "$again" = 0 ] && [ "$app" != gdb ] && [ "$smp" -ge 2 ] &&
-        lost_wakeup /tmp/mon.dump && lost=1
-    printf '\n=== RUN-END %s qemu_rc=%s hung=%s poweroff=%s lostwake=%s\n' "$name" "$rc" "$hung" "$poweroff" "$lost" >&3
-    if [ $lost = 1 ]; then
-        # once: the host reports it as a retry (the first try stays in
-        # the raw ttyS1 log)
-        say "L1-RUN-LOSTWAKE run=$name"
-        again=1
-        run "$name" "$accel" "$smp" "$cpu" "$app"
-        again=0
-        return
-    fi
+    printf '\n=== RUN-END %s qemu_rc=%s hung=%s poweroff=%s\n' "$name" "$rc" "$hung" "$poweroff" >&3
     say "L1-RUN-END run=$name qemu_rc=$rc hung=$hung poweroff=$poweroff"
 }
-again=0
-
-# lost_wakeup DUMP: the L2 hang that QEMU 7.2's userspace APIC shows
-# without revirt too (under TCG, and kvm,kernel-irqchip=off: see README):
-# every vCPU halted with IF set and no vector in any LAPIC's IRR or ISR,
-# i.e. an IPI the guest sent reached no one.
-lost_wakeup() {
-    n=0
-    for rfl in $(sed -n 's/.* RFL=\([0-9a-f]*\) .*HLT=1.*/\1/p' "$1"); do
-        [ $((0x$rfl & 0x200)) != 0 ] && n=$((n + 1))
-    done
-    [ "$n" = "$smp" ] && ! grep -qE '^(ISR|IRR)[[:space:]]+[0-9]' "$1"
-}
-
 while IFS='|' read -r name accel smp cpu app; do
     [ -n "$name" ] || continue
     run "$name" "$accel" "$smp" "$cpu" "$app" </dev/null
