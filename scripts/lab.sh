@@ -169,8 +169,10 @@ prepare() {
     # the guests of L1's own QEMU checks (tests/lab/l1-init.sh)
     mkdir -p "$W/guests"
     make -s -C tests/revirt-guests O="$W/guests" \
-        "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin"
-    cp "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin" "$W/l1root/l2/"
+        "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin" \
+        "$W/guests/dirty.bin"
+    cp "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin" \
+        "$W/guests/dirty.bin" "$W/l1root/l2/"
     nm "$W/guests/debug.elf" > "$W/debug.syms"
     cp "$VMLINUZ" "$W/l1root/l2/vmlinuz"
     cp "$W/l2.cpio" "$W/l1root/l2/l2.cpio"
