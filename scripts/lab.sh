@@ -145,12 +145,23 @@ prepare() {
     for t in "$W"/driver/tests/test-*; do
         [ -f "$t" ] && [ -x "$t" ] && cp "$t" "$W/l1root/driver-tests/"
     done
+    # QEMU's revirt qtest, its qemu-img and guests, which L1 runs on real
+    # SVM with the driver tests (this host may have no /dev/kvm at all)
+    local qb
+    qb=$(dirname "$QEMU_L1")
+    [ -x "$qb/tests/qtest/revirt-test" ] && [ -x "$qb/qemu-img" ] ||
+        skip "no revirt-test or qemu-img next to $QEMU_L1 (run scripts/build.sh)"
+    mkdir -p "$W/l1root/qtest/guests"
+    strip -o "$W/l1root/qtest/revirt-test" "$qb/tests/qtest/revirt-test"
+    strip -o "$W/l1root/qtest/qemu-img" "$qb/qemu-img"
+    cp "$qb"/tests/revirt-guests/*.bin "$W/l1root/qtest/guests/"
     # revirt.ko, the native driver, for the case set "native"
     if [ "$NATIVE" = 1 ]; then
         scripts/build-module.sh >/dev/null
         cp build/revirt-module/revirt.ko "$W/l1root/mods/"
     fi
-    for bin in "$QEMU_L1" "$W"/l1root/driver-tests/test-*; do
+    for bin in "$QEMU_L1" "$W"/l1root/driver-tests/test-* "$W"/l1root/qtest/revirt-test \
+               "$W"/l1root/qtest/qemu-img; do
         ldd "$bin" | awk '/=>/ {print $3} /^\t\/lib64/ {print $1}'
     done | sort -u | while read -r lib; do
         [ -f "$lib" ] || continue

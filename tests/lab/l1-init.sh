@@ -118,6 +118,22 @@ driver_tests() {
     done
 }
 
+# QEMU's revirt qtest (tests/qtest/revirt-test) on this real SVM: its
+# revirt and kvm cases, with whichever driver is loaded (its tcg cases run
+# on the host).  Its TAP lines as L1-DRIVER lines, like the driver tests.
+qtests() {
+    printf '#!/bin/sh\nexec /bin/qemu-system-x86_64 -L /usr/share/qemu "$@"\n' > /bin/qemu-l1
+    chmod +x /bin/qemu-l1
+    export QTEST_QEMU_BINARY=/bin/qemu-l1 QTEST_QEMU_IMG=/qtest/qemu-img
+    export REVIRT_GUESTS=/qtest/guests
+    # shellcheck disable=SC2046  # one -s per tcg case
+    (cd /tmp && timeout 900 /qtest/revirt-test --tap -k \
+        $(/qtest/revirt-test -l | grep '/tcg$' | sed 's/^/-s /')) >/tmp/tap 2>&1
+    rc=$?
+    sed "s/^/L1-DRIVER revirt-test /" /tmp/tap
+    say "L1-DRIVER-DONE revirt-test status=$rc"
+}
+
 # revirt.ko's dmesg lines (and any oops, BUG or WARNING) since the last call.
 kmsg_new() {
     touch /tmp/dmesg.old
@@ -218,6 +234,8 @@ native_tests() {
     kmsg_new
     driver_tests REVIRT_TEST_DRIVER=native
     kmsg_new
+    qtests
+    kmsg_new
     native_migrate_check
     kmsg_new
     if rmmod revirt; then qcheck native-unloads pass; else qcheck native-unloads fail; fi
@@ -235,6 +253,7 @@ if [ "${DRIVER_TESTS:-0}" = 1 ] && [ "${DRIVER_NATIVE:-0}" = 1 ]; then
     say "L1-DRIVER-END"
 elif [ "${DRIVER_TESTS:-0}" = 1 ]; then
     driver_tests
+    qtests
     qemu_xsave_checks
     say "L1-DRIVER-END"
 fi

@@ -328,7 +328,9 @@ static void test_hidden(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_data_func("/revirt-kvm/dirty/guest-writes",
                          test_guest_writes, test_both_ways);
     g_test_add_data_func("/revirt-kvm/dirty/start-stop-unmap",
