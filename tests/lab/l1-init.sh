@@ -118,6 +118,22 @@ driver_tests() {
     done
 }
 
+# QEMU's revirt qtest (tests/qtest/revirt-test) on this real SVM: its
+# revirt and kvm cases, with whichever driver is loaded (its tcg cases run
+# on the host).  Its TAP lines as L1-DRIVER lines, like the driver tests.
+qtests() {
+    printf '#!/bin/sh\nexec /bin/qemu-system-x86_64 -L /usr/share/qemu "$@"\n' > /bin/qemu-l1
+    chmod +x /bin/qemu-l1
+    export QTEST_QEMU_BINARY=/bin/qemu-l1 QTEST_QEMU_IMG=/qtest/qemu-img
+    export REVIRT_GUESTS=/qtest/guests
+    # shellcheck disable=SC2046  # one -s per tcg case
+    (cd /tmp && timeout 900 /qtest/revirt-test --tap -k \
+        $(/qtest/revirt-test -l | grep '/tcg$' | sed 's/^/-s /')) >/tmp/tap 2>&1
+    rc=$?
+    sed "s/^/L1-DRIVER revirt-test /" /tmp/tap
+    say "L1-DRIVER-DONE revirt-test status=$rc"
+}
+
 # revirt.ko's dmesg lines (and any oops, BUG or WARNING) since the last call.
 kmsg_new() {
     touch /tmp/dmesg.old
@@ -185,6 +201,59 @@ native_sigkill() {
     fi
 }
 
+# A live migration on revirt.ko's own dirty log: dirty.S keeps rewriting
+# 112 pages (RAM 0x504: passes, 0x508: errors) while QEMU migrates it
+# over TCP to a second QEMU started with -S, both on
+# -accel revirt,driver=native.  With a 1 ms downtime limit the migration
+# cannot converge and syncs the log pass after pass; after 4 syncs a 5 s
+# limit lets it complete.  The destination's RAM must equal the source's
+# at switchover, and the guest, continued there, must count on without
+# finding a page that missed a write.
+native_migrate_check() {
+    rm -f /tmp/mig-src.ram /tmp/mig-dst.ram
+    mon=4445
+    (cd /tmp && exec /bin/qemu-system-x86_64 -L /usr/share/qemu \
+        -accel revirt,driver=native -cpu qemu64 -m 64 -nodefaults -display none -S \
+        -serial file:/tmp/qd.serial \
+        -bios /l2/dirty.bin -incoming tcp:127.0.0.1:4446 \
+        -monitor tcp:127.0.0.1:4445,server=on,wait=off </dev/null >/tmp/qd.err 2>&1) &
+    qd=$!
+    mon=4444
+    qemu_start revirt,driver=native qemu64 -bios /l2/dirty.bin
+    i=0
+    while [ $i -lt 30 ] && [ $(($(ram_word 0x504))) -lt 3 ]; do sleep 1; i=$((i + 1)); done
+    hmp 'migrate_set_parameter max-bandwidth 1M' \
+        'migrate_set_parameter downtime-limit 1' \
+        'migrate -d tcp:127.0.0.1:4446' >/dev/null
+    i=0; syncs=0; st=
+    while [ $i -lt 120 ]; do
+        info=$(hmp 'info migrate')
+        st=$(echo "$info" | sed -n 's/^Migration status: *//p' | tail -1)
+        syncs=$(echo "$info" | sed -n 's/^dirty sync count: *//p' | tail -1)
+        [ "$st" = completed ] || [ "$st" = failed ] && break
+        [ "${syncs:-0}" -ge 4 ] && hmp 'migrate_set_parameter downtime-limit 5000' >/dev/null
+        sleep 1; i=$((i + 1))
+    done
+    n1=$(ram_word 0x504)
+    hmp 'pmemsave 0 0x4000000 mig-src.ram' >/dev/null
+    qemu_stop
+    mon=4445; qc=$qd
+    hmp 'pmemsave 0 0x4000000 mig-dst.ram' >/dev/null
+    hmp cont >/dev/null
+    sleep 5
+    n2=$(ram_word 0x504); bad=$(ram_word 0x508)
+    qemu_stop
+    mon=4444
+    if [ "$st" = completed ] && [ "${syncs:-0}" -ge 4 ] && [ -s /tmp/mig-src.ram ] &&
+       cmp -s /tmp/mig-src.ram /tmp/mig-dst.ram && [ "$bad" = 0x00000000 ] &&
+       [ $((n2)) -gt $((n1)) ]; then
+        qcheck native-migrate-dirty pass "$syncs syncs; passes $((n1)) at switchover, $((n2)) after, 0 errors; RAM equal"
+    else
+        qcheck native-migrate-dirty fail "status '$st', $syncs syncs, passes '$n1' then '$n2', errors '$bad', RAM $(cmp /tmp/mig-src.ram /tmp/mig-dst.ram 2>&1 | head -1); $(tr '\n' ' ' < /tmp/qd.err | tail -c 200)"
+    fi
+    rm -f /tmp/mig-src.ram /tmp/mig-dst.ram
+}
+
 # The native driver, revirt.ko (case set "native"): it refuses to load
 # while KVM owns SVM, loads once kvm_amd is gone, and the same driver tests
 # run against /dev/revirt.  kvm_amd is loaded above, for the refusal.
@@ -225,6 +294,10 @@ native_tests() {
     kmsg_new
     native_sigkill
     kmsg_new
+    qtests
+    kmsg_new
+    native_migrate_check
+    kmsg_new
     if rmmod revirt; then qcheck native-unloads pass; else qcheck native-unloads fail; fi
     if dmesg | grep -q -E 'BUG|WARNING|Oops'; then
         qcheck native-dmesg-clean fail "$(dmesg | grep -E 'BUG|WARNING|Oops' | head -1)"
@@ -240,6 +313,7 @@ if [ "${DRIVER_TESTS:-0}" = 1 ] && [ "${DRIVER_NATIVE:-0}" = 1 ]; then
     say "L1-DRIVER-END"
 elif [ "${DRIVER_TESTS:-0}" = 1 ]; then
     driver_tests REVIRT_TEST_MEMCHECK=1
+    qtests
     qemu_xsave_checks
     say "L1-DRIVER-END"
 fi
@@ -314,35 +388,9 @@ run() {
         sed -n -E 's/.*(revirt_exit|kvm_run_exit).* reason ([0-9]+).*/\1 \2/p' /tmp/q.trace |
             sort | uniq -c | sed 's/^/L1-QSTAT| /' >&3
     fi
-    lost=0
-    [ $hung = 1 ] && [ "$again" = 0 ] && [ "$app" != gdb ] && [ "$smp" -ge 2 ] &&
-        lost_wakeup /tmp/mon.dump && lost=1
-    printf '\n=== RUN-END %s qemu_rc=%s hung=%s poweroff=%s lostwake=%s\n' "$name" "$rc" "$hung" "$poweroff" "$lost" >&3
-    if [ $lost = 1 ]; then
-        # once: the host reports it as a retry (the first try stays in
-        # the raw ttyS1 log)
-        say "L1-RUN-LOSTWAKE run=$name"
-        again=1
-        run "$name" "$accel" "$smp" "$cpu" "$app"
-        again=0
-        return
-    fi
+    printf '\n=== RUN-END %s qemu_rc=%s hung=%s poweroff=%s\n' "$name" "$rc" "$hung" "$poweroff" >&3
     say "L1-RUN-END run=$name qemu_rc=$rc hung=$hung poweroff=$poweroff"
 }
-again=0
-
-# lost_wakeup DUMP: the L2 hang that QEMU 7.2's userspace APIC shows
-# without revirt too (under TCG, and kvm,kernel-irqchip=off: see README):
-# every vCPU halted with IF set and no vector in any LAPIC's IRR or ISR,
-# i.e. an IPI the guest sent reached no one.
-lost_wakeup() {
-    n=0
-    for rfl in $(sed -n 's/.* RFL=\([0-9a-f]*\) .*HLT=1.*/\1/p' "$1"); do
-        [ $((0x$rfl & 0x200)) != 0 ] && n=$((n + 1))
-    done
-    [ "$n" = "$smp" ] && ! grep -qE '^(ISR|IRR)[[:space:]]+[0-9]' "$1"
-}
-
 while IFS='|' read -r name accel smp cpu app; do
     [ -n "$name" ] || continue
     run "$name" "$accel" "$smp" "$cpu" "$app" </dev/null

@@ -536,9 +536,15 @@ static void check_irqs(double secs)
             return;
         }
     }
-    /* by default 1.5 s of work on every CPU: several timer ticks each */
+    /*
+     * By default 1.5 s of work on every CPU: several timer ticks each.  One
+     * deadline for all: with one each, a thread whose neighbour had already
+     * passed its own (earlier) deadline could drain its pipe and then wait
+     * in read() for good, every CPU halted (it looked like a lost IPI).
+     */
+    double until = now() + secs;
     for (int i = 0; i < n; i++) {
-        jobs[i] = (struct pingjob){ i, fds[i][0], fds[(i + 1) % n][1], now() + secs };
+        jobs[i] = (struct pingjob){ i, fds[i][0], fds[(i + 1) % n][1], until };
         pthread_create(&tids[i], NULL, ping_run, &jobs[i]);
     }
     if (n > 1) {
@@ -549,6 +555,10 @@ static void check_irqs(double secs)
     }
     for (int i = 0; i < n; i++) {
         pthread_join(tids[i], NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        close(fds[i][0]);
+        close(fds[i][1]);
     }
     read_irqs(&b);
     for (int c = 0; c < a.cols && c < MAXCPU; c++) {

@@ -35,6 +35,8 @@ struct revirt_arch_ops {
 	int (*npt_set)(struct revirt_vm *vm, u64 gpa, u64 pfn, u32 prot);
 	/* Clear [gpa, gpa + size); the caller flushes before unpinning. */
 	void (*npt_clear)(struct revirt_vm *vm, u64 gpa, u64 size);
+	/* Make [gpa, gpa + size) read-only (dirty logging); flush after. */
+	void (*npt_protect)(struct revirt_vm *vm, u64 gpa, u64 size);
 	/* Make every vCPU drop its cached translations before it enters. */
 	void (*npt_flush)(struct revirt_vm *vm);
 

@@ -14,6 +14,8 @@
 #include <linux/mutex.h>
 #include <linux/xarray.h>
 #include <asm/fpu/api.h>
+#include <asm/fpu/xcr.h>
+#include <asm/fpu/types.h>
 
 #include "revirt/revirt-abi.h"
 #include "revirt-insn.h"
@@ -33,6 +35,11 @@ struct revirt_map {
 	u64 size;
 	u64 hva;
 	u32 prot;
+	/*
+	 * Dirty logging: a bit per page, written since logging started or
+	 * since the page was last reported; NULL when the map does not log.
+	 */
+	unsigned long *dirty;
 };
 
 struct revirt_vm {
@@ -84,6 +91,8 @@ struct revirt_vcpu {
 		struct revirt_insn_access acc;
 	} mmio;
 	struct revirt_cpuid_table *cpuid;	/* SET_CPUID's; NULL: none */
+	u64 xcr0;			/* the guest's XCR0 */
+	u64 xcr0_mask;			/* the XCR0 bits it may set */
 	u64 apic_base;
 	struct fpu_guest fpu;
 	u64 gpr[16];			/* by encoding: RAX RCX RDX RBX RSP ... */
@@ -146,6 +155,58 @@ int revirt_guest_linear_rw(struct revirt_vcpu *v, u64 gla, void *buf,
 
 /* revirt-vcpu.c */
 int revirt_vcpu_create(struct revirt_vm *vm, void __user *argp);
+
+/* revirt-xsave.c: the guest's FPU, XCR0 and XSAVE area, CPUID leaf 0xD. */
+extern u64 revirt_host_xcr0;	/* 0 when the host has no XSAVE */
+extern u64 revirt_xcr0_supported;	/* 0 without REVIRT_FEATURE_XSAVE */
+void revirt_xsave_init(void);
+u32 revirt_xsave_caps_size(void);
+void revirt_xsave_supported_cpuid(struct revirt_cpuid_table *t);
+void revirt_xsave_cpuid_fixup(struct revirt_vcpu *v, u32 fn, u32 idx,
+			      u64 cr4, struct revirt_cpuid_entry *e);
+void revirt_xsave_vcpu_init(struct revirt_vcpu *v);
+void revirt_xsave_set_cpuid(struct revirt_vcpu *v);
+bool revirt_xcr0_valid(u64 xcr0, u64 mask);
+int revirt_fpu_get(struct revirt_vcpu *v, struct revirt_fpu *f);
+int revirt_fpu_set(struct revirt_vcpu *v, const struct revirt_fpu *f);
+int revirt_xsave_call(struct revirt_vcpu *v, unsigned int cmd,
+		      void __user *argp);
+
+/*
+ * XCR0 around a guest entry, with interrupts (and GIF) off: the guest's
+ * while CR4.OSXSAVE lets it use XCR0, the host's the rest of the time.
+ * revirt_xcr0_guest() returns what it loaded, for revirt_xcr0_host().
+ */
+static inline u64 revirt_xcr0_guest(struct revirt_vcpu *v, bool osxsave)
+{
+	u64 xcr0 = osxsave && revirt_xcr0_supported ? v->xcr0 :
+		   revirt_host_xcr0;
+
+	if (xcr0 != revirt_host_xcr0)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, xcr0);
+	return xcr0;
+}
+
+/*
+ * After the exit.  Hardware intercepts XSETBV, so XCR0 is still what was
+ * loaded; QEMU's emulated SVM (the lab's L0) does not, and a guest's
+ * XSETBV there changes XCR0 directly: keep what the guest set.
+ */
+static inline bool revirt_xcr0_host(struct revirt_vcpu *v, u64 loaded)
+{
+	u64 now;
+
+	if (!revirt_host_xcr0)
+		return false;
+	now = xgetbv(XCR_XFEATURE_ENABLED_MASK);
+	if (now != revirt_host_xcr0)
+		xsetbv(XCR_XFEATURE_ENABLED_MASK, revirt_host_xcr0);
+	if (now == loaded || !revirt_xcr0_supported)
+		return false;
+	v->xcr0 = revirt_xcr0_valid(now & v->xcr0_mask, v->xcr0_mask) ?
+		  now & v->xcr0_mask : XFEATURE_MASK_FP;
+	return true;
+}
 
 /* revirt-main.c */
 u64 revirt_state_classes(void);

@@ -23,8 +23,9 @@ static int revirt_cpuhp_state;
 
 /*
  * CPUID bits a guest may see: those the hardware runs for it without help
- * (no XSAVE, x2APIC, MTRR or machine check: the module does not emulate
- * their state), by leaf and register.
+ * (no x2APIC, MTRR or machine check: the module does not emulate their
+ * state), by leaf and register.  XSAVE, AVX and leaf 0xD come with
+ * REVIRT_FEATURE_XSAVE (revirt-xsave.c).
  */
 struct revirt_cpuid_allow {
 	u32 function;
@@ -79,7 +80,7 @@ static void revirt_cpuid_add(struct revirt_cpuid_table *t,
 
 int revirt_get_supported_cpuid(struct revirt_cpuid_table *t)
 {
-	u32 max_basic = min(cpuid_eax(0), 7u);
+	u32 max_basic = min(cpuid_eax(0), revirt_xcr0_supported ? 0xdu : 7u);
 	u32 max_ext = min(cpuid_eax(0x80000000), 0x80000008u);
 	unsigned int i;
 	u32 unused;
@@ -94,6 +95,7 @@ int revirt_get_supported_cpuid(struct revirt_cpuid_table *t)
 	for (i = 0; i < ARRAY_SIZE(revirt_cpuid_allowed); i++)
 		revirt_cpuid_add(t, &revirt_cpuid_allowed[i], max_basic,
 				 max_ext);
+	revirt_xsave_supported_cpuid(t);
 	return 0;
 }
 
@@ -118,7 +120,10 @@ static int revirt_get_caps(void __user *argp)
 			 (1ull << REVIRT_EXIT_MMIO) |
 			 (1ull << REVIRT_EXIT_INTERNAL_ERROR),
 		.features = REVIRT_FEATURE_READONLY_MEM |
-			    REVIRT_FEATURE_NOEXEC_MEM | REVIRT_FEATURE_NMI,
+			    REVIRT_FEATURE_NOEXEC_MEM | REVIRT_FEATURE_NMI |
+			    REVIRT_FEATURE_DIRTY_LOG |
+			    (revirt_xcr0_supported ? REVIRT_FEATURE_XSAVE : 0),
+		.xsave_size = revirt_xsave_caps_size(),
 	};
 
 	return copy_to_user(argp, &caps, sizeof(caps)) ? -EFAULT : 0;
@@ -202,6 +207,7 @@ static int __init revirt_init(void)
 	r = revirt_arch->probe();
 	if (r)
 		return r;
+	revirt_xsave_init();
 	r = revirt_arch->init();
 	if (r)
 		return r;

@@ -70,34 +70,46 @@ int revirt_svm_npt_set(struct revirt_vm *vm, u64 gpa, u64 pfn, u32 prot)
 	return 0;
 }
 
-/* Clear the leaves of [start, end) under table, which maps from base. */
-static void npt_clear_level(u64 *table, int level, u64 base, u64 start,
-			    u64 end)
+/*
+ * Keep only the bits of keep in the leaves of [start, end) under table,
+ * which maps from base: 0 clears them, ~NPT_RW write-protects them.
+ */
+static void npt_range_level(u64 *table, int level, u64 base, u64 start,
+			    u64 end, u64 keep)
 {
 	u64 span = 1ull << (PAGE_SHIFT + 9 * level);
-	unsigned int i;
+	unsigned int i = start > base ? (start - base) / span : 0;
 
-	for (i = 0; i < 512; i++) {
+	for (; i < 512; i++) {
 		u64 lo = base + i * span;
 
-		if (lo + span <= start || lo >= end || !(table[i] & NPT_P))
+		if (lo >= end)
+			break;
+		if (!(table[i] & NPT_P))
 			continue;
 		if (level == 0)
-			WRITE_ONCE(table[i], 0);
+			WRITE_ONCE(table[i], table[i] & keep);
 		else
-			npt_clear_level(npt_table(table[i]), level - 1, lo,
-					start, end);
+			npt_range_level(npt_table(table[i]), level - 1, lo,
+					start, end, keep);
 	}
 }
 
 void revirt_svm_npt_clear(struct revirt_vm *vm, u64 gpa, u64 size)
 {
-	npt_clear_level(to_svm_vm(vm)->npt_root, NPT_LEVELS - 1, 0, gpa,
-			gpa + size);
+	npt_range_level(to_svm_vm(vm)->npt_root, NPT_LEVELS - 1, 0, gpa,
+			gpa + size, 0);
+}
+
+/* Dirty logging: guest writes to [gpa, gpa + size) fault again. */
+void revirt_svm_npt_protect(struct revirt_vm *vm, u64 gpa, u64 size)
+{
+	npt_range_level(to_svm_vm(vm)->npt_root, NPT_LEVELS - 1, 0, gpa,
+			gpa + size, ~NPT_RW);
 }
 
 /*
- * After npt_clear: every vCPU flushes its translations before it enters
+ * After npt_clear or npt_protect: every vCPU flushes its translations before it enters
  * again, and any vCPU in the guest now is made to leave (the IPI waits
  * for it), so no one uses a cleared entry once this returns.
  */

@@ -159,7 +159,10 @@ static void get_control(struct revirt_vcpu *v, struct revirt_control *c)
 	};
 }
 
-/* The CR4 bits a guest may set: those of the features it is offered. */
+/*
+ * The CR4 bits a guest may set: those of the features it is offered
+ * (and OSXSAVE with XSAVE).
+ */
 #define CR4_GUEST (X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | X86_CR4_DE | \
 		   X86_CR4_PSE | X86_CR4_PAE | X86_CR4_MCE | X86_CR4_PGE | \
 		   X86_CR4_PCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | \
@@ -169,8 +172,9 @@ static int set_control(struct revirt_vcpu *v, const struct revirt_control *c)
 {
 	struct revirt_svm_vcpu *s = to_svm(v);
 	struct vmcb *vmcb = s->vmcb;
+	u64 cr4_ok = CR4_GUEST | (revirt_xcr0_supported ? X86_CR4_OSXSAVE : 0);
 
-	if (c->cr0 >> 32 || (c->cr4 & ~CR4_GUEST) || c->cr8 > 15 ||
+	if (c->cr0 >> 32 || (c->cr4 & ~cr4_ok) || c->cr8 > 15 ||
 	    (c->efer & ~EFER_GUEST))
 		return -EINVAL;
 	vmcb->save.cr0 = c->cr0;

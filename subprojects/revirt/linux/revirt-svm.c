@@ -353,6 +353,8 @@ static void svm_enter(struct revirt_vcpu *v)
 	struct revirt_svm_vcpu *s = to_svm(v);
 	struct vmcb *vmcb = s->vmcb;
 	struct svm_host_dr hdr;
+	bool xcr0_moved;
+	u64 xcr0;
 
 	svm_prepare_tlb(v);
 	svm_inject(v);
@@ -362,11 +364,16 @@ static void svm_enter(struct revirt_vcpu *v)
 	svm_load_guest_dr(s, &hdr);
 
 	svm_clgi();
+	xcr0 = revirt_xcr0_guest(v, vmcb->save.cr4 & X86_CR4_OSXSAVE);
 	svm_vmsave(page_to_phys(c->host_save));
 	raw_local_irq_enable();
 	revirt_svm_vmrun(v->gpr, s->vmcb_pa, page_to_phys(c->host_save));
 	raw_local_irq_disable();
+	xcr0_moved = revirt_xcr0_host(v, xcr0);
 	svm_stgi();
+
+	if (xcr0_moved)
+		pr_info_once("XCR0 changed in guest mode without an XSETBV intercept (an emulated SVM?): taken as the guest's\n");
 
 	svm_restore_host_dr(s, &hdr);
 	v->gpr[0] = vmcb->save.rax;
@@ -449,7 +456,7 @@ static void svm_skip(struct revirt_vcpu *v, unsigned int len)
 static void svm_cpuid(struct revirt_vcpu *v)
 {
 	u32 fn = v->gpr[0], idx = v->gpr[1];
-	struct revirt_cpuid_entry *e, none = { 0 };
+	struct revirt_cpuid_entry *e, none = { 0 }, out;
 	u32 i;
 
 	e = &none;
@@ -462,10 +469,12 @@ static void svm_cpuid(struct revirt_vcpu *v)
 			break;
 		}
 	}
-	v->gpr[0] = e->eax;
-	v->gpr[3] = e->ebx;
-	v->gpr[1] = e->ecx;
-	v->gpr[2] = e->edx;
+	out = *e;
+	revirt_xsave_cpuid_fixup(v, fn, idx, to_svm(v)->vmcb->save.cr4, &out);
+	v->gpr[0] = out.eax;
+	v->gpr[3] = out.ebx;
+	v->gpr[1] = out.ecx;
+	v->gpr[2] = out.edx;
 	svm_skip(v, 2);
 }
 
@@ -488,6 +497,32 @@ static void svm_msr(struct revirt_vcpu *v, bool write)
 		svm_queue_exception(v, X86_TRAP_GP, true, 0);
 	else
 		svm_skip(v, 2);
+}
+
+/*
+ * XSETBV, checked as the CPU checks it for the guest's CPUID: #UD without
+ * CR4.OSXSAVE, #GP at CPL > 0, for an XCR other than 0 or a value XCR0
+ * cannot take.
+ */
+static void svm_xsetbv(struct revirt_vcpu *v)
+{
+	struct vmcb *vmcb = to_svm(v)->vmcb;
+	u64 value = (v->gpr[2] << 32) | (u32)v->gpr[0];
+
+	if (!revirt_xcr0_supported || !(vmcb->save.cr4 & X86_CR4_OSXSAVE)) {
+		svm_queue_exception(v, X86_TRAP_UD, false, 0);
+		return;
+	}
+	if (vmcb->save.cpl || (u32)v->gpr[1] != XCR_XFEATURE_ENABLED_MASK ||
+	    !revirt_xcr0_valid(value, v->xcr0_mask)) {
+		svm_queue_exception(v, X86_TRAP_GP, true, 0);
+		return;
+	}
+	v->xcr0 = value;
+	if (boot_cpu_has(X86_FEATURE_NRIPS) && vmcb->control.next_rip)
+		svm_set_rip(v, vmcb->control.next_rip);
+	else
+		svm_skip(v, 3);		/* 0f 01 d1 */
 }
 
 /* HLT: the guest sleeps only if no event can wake it right away. */
@@ -568,6 +603,9 @@ static void svm_handle_exit(struct revirt_vcpu *v, struct revirt_exit *x)
 	case SVM_EXIT_HLT:
 		x->kind = svm_hlt(v);
 		break;
+	case SVM_EXIT_XSETBV:
+		svm_xsetbv(v);
+		break;
 	case SVM_EXIT_IOIO:
 		svm_io(vmcb, x);
 		break;
@@ -583,7 +621,7 @@ static void svm_handle_exit(struct revirt_vcpu *v, struct revirt_exit *x)
 	case SVM_EXIT_VMRUN: case SVM_EXIT_VMMCALL: case SVM_EXIT_VMLOAD:
 	case SVM_EXIT_VMSAVE: case SVM_EXIT_STGI: case SVM_EXIT_CLGI:
 	case SVM_EXIT_SKINIT: case SVM_EXIT_RDTSCP: case SVM_EXIT_INVLPGA:
-	case SVM_EXIT_MONITOR: case SVM_EXIT_MWAIT: case SVM_EXIT_XSETBV:
+	case SVM_EXIT_MONITOR: case SVM_EXIT_MWAIT:
 		/* Nothing the guest was offered: #UD, as without SVM. */
 		svm_queue_exception(v, X86_TRAP_UD, false, 0);
 		break;
@@ -665,6 +703,7 @@ const struct revirt_arch_ops revirt_svm_ops = {
 	.vm_free = revirt_svm_vm_free,
 	.npt_set = revirt_svm_npt_set,
 	.npt_clear = revirt_svm_npt_clear,
+	.npt_protect = revirt_svm_npt_protect,
 	.npt_flush = revirt_svm_npt_flush,
 	.vcpu_init = svm_vcpu_init,
 	.vcpu_free = svm_vcpu_free,

@@ -47,6 +47,7 @@ int revirt_svm_vm_init(struct revirt_vm *vm);
 void revirt_svm_vm_free(struct revirt_vm *vm);
 int revirt_svm_npt_set(struct revirt_vm *vm, u64 gpa, u64 pfn, u32 prot);
 void revirt_svm_npt_clear(struct revirt_vm *vm, u64 gpa, u64 size);
+void revirt_svm_npt_protect(struct revirt_vm *vm, u64 gpa, u64 size);
 void revirt_svm_npt_flush(struct revirt_vm *vm);
 
 /* revirt-svm-entry.S: VMLOAD, VMRUN, VMSAVE of the guest, VMLOAD host. */

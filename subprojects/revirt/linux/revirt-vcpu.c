@@ -364,44 +364,6 @@ static int revirt_inject(struct revirt_vcpu *v, void __user *argp)
 
 #define REVIRT_STATE_ALL	((REVIRT_STATE_TSC << 1) - 1)
 
-/*
- * The FPU class is the FXSAVE image: the legacy region of the guest's
- * fpstate, through the kernel's own copy functions for KVM.  The guest is
- * offered no XSAVE, so a SET leaves only x87 and SSE state in it.
- */
-static int revirt_fpu_get(struct revirt_vcpu *v, struct revirt_fpu *f)
-{
-	unsigned int size = v->fpu.uabi_size;
-	u8 *buf = kvzalloc(size, GFP_KERNEL);
-
-	if (!buf)
-		return -ENOMEM;
-	fpu_copy_guest_fpstate_to_uabi(&v->fpu, buf, size,
-				       XFEATURE_MASK_FPSSE, 0);
-	memcpy(f->fxsave, buf, sizeof(f->fxsave));
-	kvfree(buf);
-	return 0;
-}
-
-#define REVIRT_XSAVE_HDR	512	/* XSTATE_BV, XCOMP_BV, reserved */
-
-static int revirt_fpu_set(struct revirt_vcpu *v, const struct revirt_fpu *f)
-{
-	unsigned int size = v->fpu.uabi_size;
-	u8 *buf = kvzalloc(size, GFP_KERNEL);
-	u32 pkru = 0;
-	int r;
-
-	if (!buf)
-		return -ENOMEM;
-	memcpy(buf, f->fxsave, sizeof(f->fxsave));
-	*(u64 *)(buf + REVIRT_XSAVE_HDR) = XFEATURE_MASK_FPSSE;
-	r = fpu_copy_uabi_to_guest_fpstate(&v->fpu, buf, XFEATURE_MASK_FPSSE,
-					   &pkru);
-	kvfree(buf);
-	return r;
-}
-
 static bool revirt_seg_reserved(const struct revirt_segments *s)
 {
 	const struct revirt_segment *seg[] = { &s->cs, &s->ds, &s->es, &s->fs,
@@ -509,6 +471,7 @@ static int revirt_set_cpuid(struct revirt_vcpu *v, void __user *argp)
 	}
 	kfree(v->cpuid);
 	v->cpuid = t;
+	revirt_xsave_set_cpuid(v);
 	return 0;
 inval:
 	kfree(t);
@@ -539,6 +502,10 @@ static long revirt_vcpu_locked_call(struct revirt_vcpu *v, unsigned int cmd,
 	case REVIRT_INJECT:
 		r = revirt_inject(v, argp);
 		break;
+	case REVIRT_GET_XSAVE:
+	case REVIRT_SET_XSAVE:
+		r = revirt_xsave_call(v, cmd, argp);
+		break;
 	default:
 		r = -ENOTTY;
 	}
@@ -546,20 +513,14 @@ static long revirt_vcpu_locked_call(struct revirt_vcpu *v, unsigned int cmd,
 	return r;
 }
 
-/* XSAVE and guest debugging are not written: check, then refuse. */
-static long revirt_vcpu_unsupported(unsigned int cmd, void __user *argp)
+/* Guest debugging is not written: check, then refuse. */
+static long revirt_vcpu_unsupported(void __user *argp)
 {
-	union {
-		struct revirt_xsave x;
-		struct revirt_guest_debug d;
-	} a;
+	struct revirt_guest_debug d;
 
-	if (copy_from_user(&a, argp, _IOC_SIZE(cmd)))
+	if (copy_from_user(&d, argp, sizeof(d)))
 		return -EFAULT;
-	if (cmd == REVIRT_SET_GUEST_DEBUG ?
-	    a.d.reserved || (a.d.flags & ~7u) :
-	    a.x.flags || a.x.reserved[0] || a.x.reserved[1] ||
-	    a.x.reserved[2] || a.x.reserved[3])
+	if (d.reserved || (d.flags & ~7u))
 		return -EINVAL;
 	return -ENOTSUP;
 }
@@ -581,11 +542,11 @@ static long revirt_vcpu_ioctl(struct file *f, unsigned int cmd,
 	case REVIRT_SET_STATE:
 	case REVIRT_SET_CPUID:
 	case REVIRT_INJECT:
-		return revirt_vcpu_locked_call(v, cmd, argp);
 	case REVIRT_GET_XSAVE:
 	case REVIRT_SET_XSAVE:
+		return revirt_vcpu_locked_call(v, cmd, argp);
 	case REVIRT_SET_GUEST_DEBUG:
-		return revirt_vcpu_unsupported(cmd, argp);
+		return revirt_vcpu_unsupported(argp);
 	default:
 		return -ENOTTY;
 	}
@@ -663,6 +624,7 @@ static struct revirt_vcpu *revirt_vcpu_alloc(struct revirt_vm *vm,
 	v->id = c->vcpu_id;
 	v->cpu = -1;
 	mutex_init(&v->run_lock);
+	revirt_xsave_vcpu_init(v);
 	if (!fpu_alloc_guest_fpstate(&v->fpu)) {
 		kfree(v);
 		return ERR_PTR(-ENOMEM);

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -30,6 +31,30 @@ int rk_open(void)
     }
     fd = open("/dev/revirt", O_RDWR | O_CLOEXEC);
     return fd < 0 ? -errno : fd;
+}
+
+static void rk_test_no_driver(gconstpointer reason)
+{
+    g_test_skip(reason);
+}
+
+bool rk_test_init(int *argc, char ***argv)
+{
+    int sys;
+
+    g_test_init(argc, argv, NULL);
+    sys = rk_open();
+    if (sys == -ENOENT) {
+        g_test_add_data_func("/revirt/driver-present",
+                             rk_native() ? "no native driver: no /dev/revirt"
+                                         : "no revirt-kvm: no /dev/kvm",
+                             rk_test_no_driver);
+        return false;
+    }
+    if (sys >= 0) {
+        rk_close(sys);
+    }
+    return true;
 }
 
 int rk_call(int handle, uint32_t request, void *arg)

@@ -42,6 +42,13 @@ int rk_close(int handle);
 bool rk_native(void);
 
 /*
+ * g_test_init, then check that the driver under test exists.  When it
+ * does not (no /dev/kvm, or no /dev/revirt), add one test that is skipped
+ * with the reason and return false: the caller adds no tests of its own.
+ */
+bool rk_test_init(int *argc, char ***argv);
+
+/*
  * Skip the current test (g_test_skip) unless the driver offers every
  * feature, state class or exit named; returns false when skipped.
  */

@@ -517,7 +517,9 @@ static void test_bad_run_area(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/badarg/wrong-kind", test_wrong_kind);
     g_test_add_func("/revirt-kvm/badarg/closed", test_closed);
     g_test_add_func("/revirt-kvm/badarg/out-of-range", test_out_of_range);

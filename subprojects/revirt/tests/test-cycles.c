@@ -220,7 +220,9 @@ static void test_cycles(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/cycles/vm-lifetimes", test_cycles);
     return g_test_run();
 }

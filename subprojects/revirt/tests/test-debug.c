@@ -131,7 +131,9 @@ static void test_hw_breakpoint(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/debug/reserved", test_reserved);
     g_test_add_func("/revirt-kvm/debug/single-step", test_single_step);
     g_test_add_func("/revirt-kvm/debug/hw-breakpoint", test_hw_breakpoint);

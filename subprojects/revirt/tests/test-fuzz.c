@@ -730,7 +730,9 @@ static void test_fuzz(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/fuzz/calls", test_fuzz);
     return g_test_run();
 }

@@ -88,7 +88,9 @@ static void test_bad_create(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/handles/wrong-kind", test_wrong_kind);
     g_test_add_func("/revirt-kvm/handles/closed", test_closed);
     g_test_add_func("/revirt-kvm/handles/vcpu-outlives-vm-handle",

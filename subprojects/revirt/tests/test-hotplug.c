@@ -225,7 +225,9 @@ static void test_close_while_running(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/hotplug/reuse-id", test_reuse_id);
     g_test_add_func("/revirt-kvm/hotplug/close-while-running",
                     test_close_while_running);

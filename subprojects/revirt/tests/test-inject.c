@@ -140,7 +140,9 @@ static void test_exception_busy(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/inject/extint-busy", test_extint_busy);
     g_test_add_func("/revirt-kvm/inject/extint-pending-state",
                     test_extint_pending_state);

@@ -218,7 +218,9 @@ static void test_kick_stress(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/kick/stress", test_kick_stress);
     return g_test_run();
 }

@@ -232,7 +232,9 @@ static void test_kick_while_closing(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/kick/spinning", test_kick_spinning);
     g_test_add_func("/revirt-kvm/kick/before-run", test_kick_before_run);
     g_test_add_func("/revirt-kvm/kick/signals-blocked",

@@ -176,7 +176,9 @@ static void test_readonly(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/memory/errors", test_map_errors);
     g_test_add_func("/revirt-kvm/memory/partial-unmap-splits",
                     test_partial_unmap_splits);

@@ -209,7 +209,9 @@ static void test_inject(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/reserved/create", test_vm_and_vcpu_create);
     g_test_add_func("/revirt-kvm/reserved/memory", test_memory);
     g_test_add_func("/revirt-kvm/reserved/run-area", test_run_area);

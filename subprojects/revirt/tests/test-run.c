@@ -174,7 +174,9 @@ static void test_shutdown(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/run/io-exits", test_io_exits);
     g_test_add_func("/revirt-kvm/run/inject", test_inject);
     g_test_add_func("/revirt-kvm/run/irq-window", test_irq_window);

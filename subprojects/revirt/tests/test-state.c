@@ -439,7 +439,9 @@ static void test_xsave(void)
 
 int main(int argc, char **argv)
 {
-    g_test_init(&argc, &argv, NULL);
+    if (!rk_test_init(&argc, &argv)) {
+        return g_test_run();
+    }
     g_test_add_func("/revirt-kvm/state/round-trip", test_round_trip);
     g_test_add_func("/revirt-kvm/state/tsc", test_tsc);
     g_test_add_func("/revirt-kvm/state/bad-requests", test_bad_requests);

@@ -249,7 +249,7 @@ static int revirt_xsave_transfer(CPUState *cpu, bool put)
     struct revirt_xsave xsave = {
         .xcr0 = env->xcr0,
         .area = (uintptr_t)env->xsave_buf,
-        .size = env->xsave_buf_len,
+        .size = revirt_state->caps.xsave_size,
     };
     int ret;
 
@@ -277,6 +277,7 @@ int revirt_arch_init_vcpu_state(CPUState *cpu, Error **errp)
     int ret;
 
     revirt_msrs_init();
+    /* QEMU's XSAVE image helpers want at least the legacy 4 KiB layout. */
     env->xsave_buf_len = MAX(revirt_state->caps.xsave_size, 4096);
     env->xsave_buf = qemu_memalign(4096, env->xsave_buf_len);
     memset(env->xsave_buf, 0, env->xsave_buf_len);
