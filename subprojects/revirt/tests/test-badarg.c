@@ -10,6 +10,7 @@
  * SPDX-License-Identifier: MIT
  */
 
+#include <inttypes.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -48,7 +49,8 @@ static const Call calls[] = {
     { "SET_STATE", REVIRT_SET_STATE, VCPU, false, 0 },
     { "SET_CPUID", REVIRT_SET_CPUID, VCPU, false, 0 },
     { "INJECT", REVIRT_INJECT, VCPU, false, 0 },
-    { "GET_XSAVE", REVIRT_GET_XSAVE, VCPU, true, REVIRT_FEATURE_XSAVE },
+    /* (writes back xcr0, but only with a valid struct: see below) */
+    { "GET_XSAVE", REVIRT_GET_XSAVE, VCPU, false, REVIRT_FEATURE_XSAVE },
     { "SET_XSAVE", REVIRT_SET_XSAVE, VCPU, false, REVIRT_FEATURE_XSAVE },
     { "SET_GUEST_DEBUG", REVIRT_SET_GUEST_DEBUG, VCPU, false,
       REVIRT_FEATURE_GUEST_DEBUG },
@@ -235,26 +237,29 @@ GUEST_PROGRAM(far_prog,
 
 /*
  * Huge maps: the whole guest-physical space in one map, and maps whose
- * VMM range wraps or leaves user space.  A map over VMM memory that does
- * not exist is legal; the guest's first touch of it is an internal error,
- * never a crash.
+ * VMM range wraps or leaves user space.  (Unaligned and overlapping maps:
+ * test-memory.)  The VMM range is a reservation as large as the space, so
+ * that only the VMM range's first pages are memory: a map over VMM memory
+ * that does not exist is legal, and the guest's first touch of it is an
+ * internal error, never a crash.
  */
 static void test_huge_maps(void)
 {
-    const size_t ram_size = RK_TEST_RAM_SIZE;
     struct revirt_vm_create vc = { 0 };
-    uint64_t space;
+    uint64_t space, big, base;
     uint8_t *ram;
     RkTestVm t;
     int vm, r;
 
     rk_test_vm_init(&t);
     space = 1ull << t.caps.gpa_bits;
-    /* RAM, then 1 MiB of address space the VMM reserved but cannot use. */
-    ram = mmap(NULL, ram_size + (1 << 20), PROT_NONE,
+    /* (a 48-bit space would not fit a process's 47 bits) */
+    big = MIN(space, 1ull << 45);
+    base = space - big;
+    ram = mmap(NULL, big, PROT_NONE,
                MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     g_assert(ram != MAP_FAILED);
-    g_assert(mprotect(ram, ram_size, PROT_READ | PROT_WRITE) == 0);
+    g_assert(mprotect(ram, RK_TEST_RAM_SIZE, PROT_READ | PROT_WRITE) == 0);
 
     vm = rk_call(t.sys, REVIRT_CREATE_VM, &vc);
     g_assert(vm >= 0);
@@ -265,20 +270,22 @@ static void test_huge_maps(void)
     /* The VMM range wraps, or is not user space. */
     g_assert_cmpint(map(vm, 0, 0x2000, UINT64_MAX & ~0xfffull), ==, -EINVAL);
     g_assert_cmpint(map(vm, 0, 0x1000, (uintptr_t)KERNEL_ADDR), ==, -EINVAL);
-    g_assert_cmpint(map(vm, 0, space, 0x7ffffffff000ull), ==, -EINVAL);
+    g_assert_cmpint(map(vm, 0, big, 0x7ffffffff000ull), ==, -EINVAL);
 
-    /* The largest map there is: all of it, or out of resources. */
-    r = map(vm, 0, space, (uintptr_t)ram);
-    g_test_message("a map of 2^%u bytes: %d", t.caps.gpa_bits, r);
+    /* The largest map there is (up to the top), or out of resources. */
+    r = map(vm, base, big, (uintptr_t)ram);
+    g_test_message("a map of %" PRIu64 " GiB up to 2^%u: %d", big >> 30,
+                   t.caps.gpa_bits, r);
     g_assert(r == 0 || r == -ENOSPC);
     if (r == 0) {
         g_assert_cmpint(map(vm, space - 0x1000, 0x1000, (uintptr_t)ram), ==,
                         -EEXIST);
         /* Unmapping a page in the middle splits it, and again it all. */
-        g_assert_cmpint(unmap(vm, space / 2, 0x1000), ==, 0);
-        g_assert_cmpint(map(vm, space / 2, 0x1000, (uintptr_t)ram), ==, 0);
-        g_assert_cmpint(unmap(vm, 0, space), ==, 0);
-        g_assert_cmpint(unmap(vm, 0, space), ==, -ENOENT);
+        g_assert_cmpint(unmap(vm, base + big / 2, 0x1000), ==, 0);
+        g_assert_cmpint(map(vm, base + big / 2, 0x1000, (uintptr_t)ram), ==,
+                        0);
+        g_assert_cmpint(unmap(vm, base, big), ==, 0);
+        g_assert_cmpint(unmap(vm, base, big), ==, -ENOENT);
     }
     g_assert(rk_close(vm) == 0);
 
@@ -293,7 +300,7 @@ static void test_huge_maps(void)
     g_assert(unmap(t.vm, 0, 0x100000) == 0);
     g_assert(map(t.vm, 0, RK_TEST_RAM_SIZE, (uintptr_t)t.ram) == 0);
     assert_still_runs(&t);
-    munmap(ram, ram_size + (1 << 20));
+    munmap(ram, big);
     rk_test_vm_destroy(&t);
 }
 
@@ -339,7 +346,10 @@ static void bad_pages_free(BadPages *p)
     munmap(p->edge, 0x8000);
 }
 
-/* Every call's argument unreadable (or for a GET, unwritable): -EFAULT. */
+/*
+ * Every call's argument unreadable (or for a call that writes it back,
+ * read-only and all zeros, which every such call accepts): -EFAULT.
+ */
 static void test_bad_pointers(void)
 {
     struct revirt_vcpu_create cc;
@@ -394,10 +404,15 @@ static void test_bad_pointers(void)
     rk_test_vm_destroy(&t);
 }
 
-/* Pointers inside the arguments: the XSAVE area and the dirty bitmap. */
+GUEST_PROGRAM(poke_prog, "movb $0x77, 0x3000\n hlt\n");
+
+/*
+ * Pointers inside the arguments: the XSAVE area and the dirty bitmap (a
+ * failed GET_DIRTY_LOG clears nothing: the next one reports the page).
+ */
 static void test_bad_inner_pointers(void)
 {
-    struct revirt_xsave x = { 0 };
+    struct revirt_xsave x = { 0 }, *ro_x;
     struct revirt_dirty_log l = { .gpa = 0, .size = RK_TEST_RAM_SIZE };
     struct revirt_log_range range = { .gpa = 0, .size = RK_TEST_RAM_SIZE };
     bool tested = false;
@@ -421,8 +436,17 @@ static void test_bad_inner_pointers(void)
                             -EFAULT);
         }
         x.area = (uintptr_t)p.ro;
-        if (t.caps.xsave_size <= 0x4000) {
+        if (t.caps.xsave_size <= 0x3000) {
             g_assert_cmpint(rk_call(t.vcpu, REVIRT_GET_XSAVE, &x), ==,
+                            -EFAULT);
+            /* The struct itself read-only: GET writes xcr0 back there. */
+            ro_x = (struct revirt_xsave *)p.edge;
+            *ro_x = (struct revirt_xsave) {
+                .area = (uintptr_t)p.edge + 0x1000,
+                .size = t.caps.xsave_size,
+            };
+            g_assert(mprotect(p.edge, 0x1000, PROT_READ) == 0);
+            g_assert_cmpint(rk_call(t.vcpu, REVIRT_GET_XSAVE, ro_x), ==,
                             -EFAULT);
         }
         tested = true;
@@ -431,12 +455,19 @@ static void test_bad_inner_pointers(void)
         uint64_t maps[] = { (uintptr_t)KERNEL_ADDR, (uintptr_t)p.none,
                             (uintptr_t)p.ro };
 
+        uint8_t bitmap[RK_TEST_RAM_SIZE / 0x1000 / 8] = { 0 };
+
         g_assert(rk_call(t.vm, REVIRT_LOG_START, &range) == 0);
+        rk_test_load(&t, poke_prog_start, poke_prog_end);
+        g_assert(rk_test_run(&t) == REVIRT_EXIT_HLT);
         for (size_t i = 0; i < G_N_ELEMENTS(maps); i++) {
             l.bitmap = maps[i];
             g_assert_cmpint(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l), ==,
                             -EFAULT);
         }
+        l.bitmap = (uintptr_t)bitmap;
+        g_assert(rk_call(t.vm, REVIRT_GET_DIRTY_LOG, &l) == 0);
+        g_assert_cmphex(bitmap[0], ==, 1 << 3);
         tested = true;
     }
     if (!tested) {

@@ -25,7 +25,7 @@
 #include "rk-test.h"
 
 #define NR_THREADS      4
-#define CALLS_PER_THREAD 2000
+#define CALLS_PER_THREAD 2500
 #define NR_VMS          3
 #define NR_VCPUS        6           /* slots, over all VMs */
 #define NR_RUN_AREAS    32
@@ -65,6 +65,7 @@ typedef struct Fuzz {
     int sys;                        /* never closed while threads run */
     int vms[NR_VMS];                /* -1: empty */
     int vcpus[NR_VCPUS];            /* -1: empty */
+    int vcpu_area[NR_VCPUS];        /* the run area of the slot's vCPU */
     uint8_t *ram[NR_VMS];           /* stays mapped until the end */
     uint64_t space;                 /* the reservation's size */
     uint8_t *run_areas[NR_RUN_AREAS];
@@ -83,8 +84,9 @@ typedef struct Thread {
     int index;
     GRand *rand;
     pthread_t thread;
-    /* per-request counts: successes and documented errors */
+    /* successes and documented errors; RUN's exits by reason */
     unsigned ok, failed;
+    unsigned exits[16];
     struct revirt_vcpu_state state;
     struct revirt_cpuid_table cpuid;
     uint8_t xsave[0x4000];
@@ -368,14 +370,15 @@ static void op_create_vcpu(Thread *th)
 {
     int vm = chance(th, 90) ? g_atomic_int_get(&fz.vms[rnd(th, NR_VMS)]) :
              pick_handle(th, fz.vms, NR_VMS);
+    int area = rnd(th, NR_RUN_AREAS);
     struct revirt_vcpu_create cc = {
         .vcpu_id = chance(th, 95) ? (uint32_t)rnd(th, 4) :
                    fz.caps.max_vcpus + rnd(th, 3),
         .flags = chance(th, 3),
-        .run_area = (uintptr_t)fz.run_areas[rnd(th, NR_RUN_AREAS)],
+        .run_area = (uintptr_t)fz.run_areas[area],
         .run_area_size = fz.caps.run_area_size,
     };
-    int vcpu;
+    int vcpu, slot;
 
     switch (rnd(th, 20)) {
     case 0:
@@ -396,7 +399,10 @@ static void op_create_vcpu(Thread *th)
     }
     vcpu = call(th, "CREATE_VCPU", vm, REVIRT_CREATE_VCPU, &cc);
     if (vcpu >= 0) {
-        slot_put(&fz.vcpus[rnd(th, NR_VCPUS)], vcpu);
+        /* (a racing create may pair the slot's handle and area wrongly) */
+        slot = rnd(th, NR_VCPUS);
+        g_atomic_int_set(&fz.vcpu_area[slot], area);
+        slot_put(&fz.vcpus[slot], vcpu);
     }
 }
 
@@ -419,16 +425,22 @@ static void op_entry(Thread *th, int vcpu)
     call(th, "SET_STATE", vcpu, REVIRT_SET_STATE, st);
 }
 
-static void op_run(Thread *th, int vcpu)
+/* area: the vCPU's run area, or -1 if not known. */
+static void op_run(Thread *th, int vcpu, int area)
 {
-    int slot = rnd(th, NR_RUN_AREAS);
-    struct revirt_run *run = (struct revirt_run *)fz.run_areas[slot];
+    struct revirt_run *run;
 
     /*
-     * The run area may belong to another vCPU than this handle's (areas
-     * are shared out at random): a broken VMM, which the driver must
-     * survive.  Mostly it is set right, sometimes it is not.
+     * Run areas are shared out at random, so the one set up here may
+     * belong to another vCPU as well (a broken VMM, which the driver must
+     * survive).  Mostly it is set right, sometimes it is not.
      */
+    if (area < 0 || chance(th, 10)) {
+        area = -1;
+        run = (struct revirt_run *)fz.run_areas[rnd(th, NR_RUN_AREAS)];
+    } else {
+        run = (struct revirt_run *)fz.run_areas[area];
+    }
     if (chance(th, 3)) {
         run->reserved_in[rnd(th, 7)] = 1;
     } else if (chance(th, 3)) {
@@ -438,7 +450,9 @@ static void op_run(Thread *th, int vcpu)
         run->request_interrupt_window = chance(th, 20);
     }
     memset(run->io_data, rnd(th, 256), 8);
-    call(th, "RUN", vcpu, REVIRT_RUN, NULL);
+    if (call(th, "RUN", vcpu, REVIRT_RUN, NULL) == 0 && area >= 0) {
+        th->exits[MIN(run->exit_reason, G_N_ELEMENTS(th->exits) - 1)]++;
+    }
 }
 
 static void op_state(Thread *th, int vcpu)
@@ -527,9 +541,14 @@ static void op_vcpu_misc(Thread *th, int vcpu)
 
 static void op_vcpu(Thread *th)
 {
-    int vcpu = chance(th, 90) ? g_atomic_int_get(&fz.vcpus[rnd(th,
-                                                                NR_VCPUS)]) :
-               pick_handle(th, fz.vcpus, NR_VCPUS);
+    int slot = rnd(th, NR_VCPUS);
+    int vcpu = g_atomic_int_get(&fz.vcpus[slot]);
+    int area = g_atomic_int_get(&fz.vcpu_area[slot]);
+
+    if (chance(th, 10)) {
+        vcpu = pick_handle(th, fz.vcpus, NR_VCPUS);
+        area = -1;
+    }
 
     switch (rnd(th, 10)) {
     case 0:
@@ -539,7 +558,7 @@ static void op_vcpu(Thread *th)
     case 2:
     case 3:
     case 4:
-        op_run(th, vcpu);
+        op_run(th, vcpu, area);
         break;
     case 5:
         call(th, "KICK", vcpu, REVIRT_KICK, NULL);
@@ -632,7 +651,8 @@ static void setup(void)
 
     memset(&fz, 0, sizeof(fz));
     fz.seed = seed ? g_ascii_strtoull(seed, NULL, 0) :
-              ((guint64)g_test_rand_int() << 32) | g_test_rand_int();
+              ((guint64)(guint32)g_test_rand_int() << 32) |
+              (guint32)g_test_rand_int();
     fz.sys = rk_open();
     g_assert(fz.sys >= 0);
     g_assert(rk_call(fz.sys, REVIRT_GET_CAPS, &fz.caps) == 0);
@@ -683,7 +703,7 @@ static void test_fuzz(void)
     Thread *threads = g_new0(Thread, NR_THREADS);
     GRand *rand;
     pthread_t kicker;
-    unsigned ok = 0, failed = 0;
+    unsigned ok = 0, failed = 0, exits[16] = { 0 };
     gint64 start = g_get_monotonic_time();
 
     setup();
@@ -700,6 +720,9 @@ static void test_fuzz(void)
         pthread_join(threads[i].thread, NULL);
         ok += threads[i].ok;
         failed += threads[i].failed;
+        for (size_t e = 0; e < G_N_ELEMENTS(exits); e++) {
+            exits[e] += threads[i].exits[e];
+        }
         g_rand_free(threads[i].rand);
     }
     g_atomic_int_set(&fz.stop, 1);
@@ -719,11 +742,27 @@ static void test_fuzz(void)
         rk_test_vm_destroy(&t);
     }
     g_test_message("figures: fuzz seed=%" G_GUINT64_FORMAT " threads=%d "
-                   "calls=%d ok=%u errors=%u seconds=%.1f", fz.seed,
-                   NR_THREADS, g_atomic_int_get(&fz.calls), ok, failed,
+                   "calls=%d ok=%u errors=%u exits: io=%u mmio=%u hlt=%u "
+                   "shutdown=%u interrupted=%u internal=%u other=%u "
+                   "seconds=%.1f", fz.seed, NR_THREADS,
+                   g_atomic_int_get(&fz.calls), ok, failed,
+                   exits[REVIRT_EXIT_IO], exits[REVIRT_EXIT_MMIO],
+                   exits[REVIRT_EXIT_HLT], exits[REVIRT_EXIT_SHUTDOWN],
+                   exits[REVIRT_EXIT_INTERRUPTED],
+                   exits[REVIRT_EXIT_INTERNAL_ERROR],
+                   exits[0] + exits[REVIRT_EXIT_IRQ_WINDOW] +
+                   exits[REVIRT_EXIT_TPR_WRITE] + exits[REVIRT_EXIT_DEBUG] +
+                   exits[10] + exits[11] + exits[12] + exits[13] +
+                   exits[14] + exits[15],
                    (g_get_monotonic_time() - start) / 1e6);
-    /* Both kinds of outcome were exercised. */
+    /*
+     * The calls did something: both outcomes, and guests that ran into
+     * port I/O and MMIO (a fuzzer whose runs all fail tests nothing).
+     */
     g_assert(ok > 0 && failed > 0);
+    g_assert_cmpuint(exits[REVIRT_EXIT_IO], >, 0);
+    g_assert_cmpuint(exits[REVIRT_EXIT_MMIO], >, 0);
+    g_assert_cmpuint(exits[REVIRT_EXIT_INTERRUPTED], >, 0);
     g_rand_free(rand);
     g_free(threads);
 }
