@@ -153,17 +153,12 @@ mem_kb() {
 # revirt.ko's reference count: its open handles (lsmod's "Used by").
 mod_refs() { awk '$1 == "revirt" {print $3}' /proc/modules; }
 
-# in_run PID: true if a thread of PID is in ioctl(2) (system call 16) on
-# a revirt-vcpu handle: in REVIRT_RUN.
+# in_run PID: true if a thread of PID is in a call on a revirt.ko vCPU
+# handle (its kernel stack has revirt_vcpu_ioctl): in REVIRT_RUN, where a
+# vCPU thread spends its time.  (/proc's syscall file says "running" for
+# such a thread: a vCPU in the guest never sleeps.)
 in_run() {
-    for t in /proc/$1/task/*; do
-        read -r nr fd _ < "$t/syscall" 2>/dev/null || continue
-        [ "$nr" = 16 ] || continue
-        case $(readlink "/proc/$1/fd/$((fd))" 2>/dev/null) in
-        *revirt-vcpu*) return 0 ;;
-        esac
-    done
-    return 1
+    grep -q revirt_vcpu_ioctl /proc/"$1"/task/*/stack 2>/dev/null
 }
 
 # sigkill_once: a Linux L2 on -accel revirt,driver=native, SIGKILLed in

@@ -25,7 +25,7 @@
 #include "rk-test.h"
 
 #define NR_THREADS      4
-#define CALLS_PER_THREAD 2500
+#define CALLS_PER_THREAD 5000
 #define NR_VMS          3
 #define NR_VCPUS        6           /* slots, over all VMs */
 #define NR_RUN_AREAS    32
@@ -244,6 +244,83 @@ static bool documented(uint32_t request, int r)
     return false;
 }
 
+/* Outcomes by request, for the summary: [0] successes, [e] -e errors. */
+#define MAX_ERRNO 133
+static const struct {
+    uint32_t request;
+    const char *name;
+} requests[] = {
+    { REVIRT_GET_CAPS, "GET_CAPS" },
+    { REVIRT_GET_SUPPORTED_CPUID, "GET_SUPPORTED_CPUID" },
+    { REVIRT_GET_SUPPORTED_MSRS, "GET_SUPPORTED_MSRS" },
+    { REVIRT_CREATE_VM, "CREATE_VM" },
+    { REVIRT_MAP_MEMORY, "MAP_MEMORY" },
+    { REVIRT_UNMAP_MEMORY, "UNMAP_MEMORY" },
+    { REVIRT_LOG_START, "LOG_START" },
+    { REVIRT_LOG_STOP, "LOG_STOP" },
+    { REVIRT_GET_DIRTY_LOG, "GET_DIRTY_LOG" },
+    { REVIRT_CREATE_VCPU, "CREATE_VCPU" },
+    { REVIRT_RUN, "RUN" },
+    { REVIRT_KICK, "KICK" },
+    { REVIRT_GET_STATE, "GET_STATE" },
+    { REVIRT_SET_STATE, "SET_STATE" },
+    { REVIRT_GET_XSAVE, "GET_XSAVE" },
+    { REVIRT_SET_XSAVE, "SET_XSAVE" },
+    { REVIRT_SET_CPUID, "SET_CPUID" },
+    { REVIRT_INJECT, "INJECT" },
+    { REVIRT_SET_GUEST_DEBUG, "SET_GUEST_DEBUG" },
+    { 0, "unknown" },
+};
+static gint outcomes[G_N_ELEMENTS(requests)][MAX_ERRNO + 1];
+
+static void count_outcome(uint32_t request, int r)
+{
+    size_t i = 0;
+
+    while (requests[i].request && requests[i].request != request) {
+        i++;
+    }
+    g_atomic_int_inc(&outcomes[i][r >= 0 ? 0 : MIN(-r, MAX_ERRNO)]);
+}
+
+/* The errors the ABI documents (no other gets this far). */
+static const char *errno_name(int e)
+{
+    static const struct {
+        int e;
+        const char *name;
+    } names[] = {
+        { EBADF, "EBADF" }, { ENOTTY, "ENOTTY" }, { EINVAL, "EINVAL" },
+        { EFAULT, "EFAULT" }, { ERANGE, "ERANGE" }, { EEXIST, "EEXIST" },
+        { ENOTSUP, "ENOTSUP" }, { ENOSPC, "ENOSPC" }, { ENOENT, "ENOENT" },
+        { EXDEV, "EXDEV" }, { ENOMEM, "ENOMEM" }, { EMFILE, "EMFILE" },
+        { EBUSY, "EBUSY" }, { E2BIG, "E2BIG" },
+    };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        if (names[i].e == e) {
+            return names[i].name;
+        }
+    }
+    return "E?";
+}
+
+static void print_outcomes(void)
+{
+    for (size_t i = 0; i < G_N_ELEMENTS(requests); i++) {
+        g_autoptr(GString) line = g_string_new(NULL);
+
+        for (int e = 0; e <= MAX_ERRNO; e++) {
+            if (outcomes[i][e]) {
+                g_string_append_printf(line, " %s=%d",
+                                       e ? errno_name(e) : "ok",
+                                       outcomes[i][e]);
+            }
+        }
+        g_test_message("fuzz: %s%s", requests[i].name, line->str);
+    }
+}
+
 static int call(Thread *th, const char *name, int handle, uint32_t request,
                 void *arg)
 {
@@ -255,6 +332,7 @@ static int call(Thread *th, const char *name, int handle, uint32_t request,
     r = rk_call(handle, request, arg);
     __atomic_store_n(&fz.call_started[th->index], 0, __ATOMIC_SEQ_CST);
     g_atomic_int_inc(&fz.calls);
+    count_outcome(request, r);
     if (!documented(request, r)) {
         g_error("seed %" G_GUINT64_FORMAT ": %s on handle %d returned %d, "
                 "not an error the ABI documents for it", fz.seed, name,
@@ -284,7 +362,7 @@ static void op_system(Thread *th)
     int h = chance(th, 80) ? fz.sys : pick_handle(th, fz.vms, NR_VMS);
     int slot, vm;
 
-    switch (rnd(th, 4)) {
+    switch (rnd(th, 6)) {
     case 0:
         call(th, "GET_CAPS", h, REVIRT_GET_CAPS, th->xsave);
         break;
@@ -308,7 +386,16 @@ static void op_system(Thread *th)
             g_error("seed %" G_GUINT64_FORMAT ": CREATE_VM on handle %d "
                     "with flags %#x succeeded", fz.seed, h, vc.flags);
         }
+        /* Mostly as a VMM does: with RAM at 0, its programs in it. */
         slot = rnd(th, NR_VMS);
+        if (chance(th, 90)) {
+            struct revirt_memory_map m = {
+                .gpa = 0, .size = RAM_SIZE, .hva = (uintptr_t)fz.ram[slot],
+                .prot = RWX,
+            };
+
+            call(th, "MAP_MEMORY", vm, REVIRT_MAP_MEMORY, &m);
+        }
         slot_put(&fz.vms[slot], vm);
     }
 }
@@ -341,8 +428,11 @@ static void op_map(Thread *th)
 static void op_log(Thread *th)
 {
     int vm = pick_handle(th, fz.vms, NR_VMS);
+    /* Half the time the RAM map a VM mostly has, which can log. */
+    bool ram = chance(th, 50);
     struct revirt_log_range l = {
-        .gpa = pick_gpa(th), .size = pick_size(th, RAM_SIZE),
+        .gpa = ram ? 0 : pick_gpa(th),
+        .size = ram ? RAM_SIZE : pick_size(th, RAM_SIZE),
         .flags = chance(th, 5),
     };
     struct revirt_dirty_log d = {
@@ -365,6 +455,8 @@ static void op_log(Thread *th)
         call(th, "GET_DIRTY_LOG", vm, REVIRT_GET_DIRTY_LOG, &d);
     }
 }
+
+static void op_entry(Thread *th, int vcpu);
 
 static void op_create_vcpu(Thread *th)
 {
@@ -399,6 +491,9 @@ static void op_create_vcpu(Thread *th)
     }
     vcpu = call(th, "CREATE_VCPU", vm, REVIRT_CREATE_VCPU, &cc);
     if (vcpu >= 0) {
+        if (chance(th, 90)) {
+            op_entry(th, vcpu);
+        }
         /* (a racing create may pair the slot's handle and area wrongly) */
         slot = rnd(th, NR_VCPUS);
         g_atomic_int_set(&fz.vcpu_area[slot], area);
@@ -526,9 +621,19 @@ static void op_vcpu_misc(Thread *th, int vcpu)
         call(th, "SET_GUEST_DEBUG", vcpu, REVIRT_SET_GUEST_DEBUG, &dbg);
         break;
     case 4:
-        if (fz.caps.xsave_size <= sizeof(th->xsave)) {
-            call(th, "GET_XSAVE", vcpu, REVIRT_GET_XSAVE, &x);
+        if (fz.caps.xsave_size > sizeof(th->xsave) ||
+            call(th, "GET_XSAVE", vcpu, REVIRT_GET_XSAVE, &x) < 0 ||
+            chance(th, 30)) {
+            break;
         }
+        /* Back, with XCR0 or XSTATE_BV (at 512) changed now and then. */
+        if (chance(th, 20)) {
+            x.xcr0 = rnd(th, 8);
+        }
+        if (chance(th, 20)) {
+            th->xsave[512] ^= 1 << rnd(th, 8);
+        }
+        call(th, "SET_XSAVE", vcpu, REVIRT_SET_XSAVE, &x);
         break;
     default:
         /* A request for another kind of handle, or none at all. */
@@ -572,13 +677,15 @@ static void op_vcpu(Thread *th)
     }
 }
 
+/* Close a handle of a slot, now and then (slots stay mostly full). */
 static void op_close(Thread *th)
 {
-    int *slot = chance(th, 60) ? &fz.vcpus[rnd(th, NR_VCPUS)] :
+    int *slot = chance(th, 80) ? &fz.vcpus[rnd(th, NR_VCPUS)] :
                 &fz.vms[rnd(th, NR_VMS)];
     int h = g_atomic_int_get(slot);
 
-    if (h >= 0 && g_atomic_int_compare_and_exchange(slot, h, -1)) {
+    if (chance(th, 50) && h >= 0 &&
+        g_atomic_int_compare_and_exchange(slot, h, -1)) {
         g_assert_cmpint(rk_close(h), ==, 0);
     }
 }
@@ -591,20 +698,21 @@ static void *fuzz_thread(void *opaque)
     for (int i = 0; i < (n > 0 ? n : CALLS_PER_THREAD); i++) {
         switch (rnd(th, 20)) {
         case 0:
+        case 1:
             op_system(th);
             break;
-        case 1:
         case 2:
+        case 3:
             op_map(th);
             break;
-        case 3:
+        case 4:
             op_log(th);
             break;
-        case 4:
         case 5:
+        case 6:
             op_create_vcpu(th);
             break;
-        case 6:
+        case 7:
             op_close(th);
             break;
         default:
@@ -741,6 +849,7 @@ static void test_fuzz(void)
         g_assert(t.run->io.port == 0x12);
         rk_test_vm_destroy(&t);
     }
+    print_outcomes();
     g_test_message("figures: fuzz seed=%" G_GUINT64_FORMAT " threads=%d "
                    "calls=%d ok=%u errors=%u exits: io=%u mmio=%u hlt=%u "
                    "shutdown=%u interrupted=%u internal=%u other=%u "
