@@ -434,12 +434,42 @@ static int set_msrs(struct revirt_vcpu *v, const struct revirt_msrs *m)
 	return r;
 }
 
+/*
+ * The CPU mode a SET_STATE leaves, from its classes and the VMCB: one a
+ * CPU refuses to enter (as KVM_SET_SREGS refuses it) fails before any
+ * class is written.  NW needs CD and PG needs PE; EFER.LMA is set exactly
+ * when LME and PG are, and then CR4.PAE is; CS.L only in long mode.
+ */
+static bool mode_valid(const struct vmcb_save_area *sa,
+		       const struct revirt_vcpu_state *st)
+{
+	bool control = st->classes & REVIRT_STATE_CONTROL;
+	u64 cr0 = control ? st->control.cr0 : sa->cr0;
+	u64 cr4 = control ? st->control.cr4 : sa->cr4;
+	u64 efer = control ? st->control.efer : sa->efer;
+	const struct revirt_segment *cs = &st->segments.cs;
+	bool cs_l = st->classes & REVIRT_STATE_SEGMENTS ?
+		    cs->l && !cs->unusable :
+		    sa->cs.attrib & SVM_SELECTOR_L_MASK;
+
+	if ((cr0 & X86_CR0_NW) && !(cr0 & X86_CR0_CD))
+		return false;
+	if ((cr0 & X86_CR0_PG) && !(cr0 & X86_CR0_PE))
+		return false;
+	if ((efer & EFER_LME) && (cr0 & X86_CR0_PG))
+		return (cr4 & X86_CR4_PAE) && (efer & EFER_LMA);
+	return !(efer & EFER_LMA) && !cs_l;
+}
+
 int revirt_svm_set_state(struct revirt_vcpu *v,
 			 const struct revirt_vcpu_state *st)
 {
 	struct vmcb_save_area *sa = &to_svm(v)->vmcb->save;
 	int r = 0;
 
+	if ((st->classes & (REVIRT_STATE_CONTROL | REVIRT_STATE_SEGMENTS)) &&
+	    !mode_valid(sa, st))
+		return -EINVAL;
 	if (st->classes & REVIRT_STATE_REGS)
 		set_regs(v, &st->regs);
 	if (!r && (st->classes & REVIRT_STATE_SEGMENTS))
