@@ -211,6 +211,69 @@ static void test_out_of_range(void)
     rk_test_vm_destroy(&t);
 }
 
+#define CR0_PE      (1ull << 0)
+#define CR0_NW      (1ull << 29)
+#define CR0_CD      (1ull << 30)
+#define CR0_PG      (1ull << 31)
+#define CR4_PAE     (1ull << 5)
+#define EFER_LME    (1ull << 8)
+#define EFER_LMA    (1ull << 10)
+
+/*
+ * A CPU mode the CPU refuses (SET_STATE of CONTROL and SEGMENTS): each
+ * case changes the reset state's CR0, CR4, EFER and CS.L.
+ */
+static const struct {
+    const char *name;
+    uint64_t cr0, cr4, efer;
+    bool cs_l;
+} bad_modes[] = {
+    { "CR0.NW without CD", CR0_NW | CR0_PE, 0, 0, false },
+    { "CR0.PG without PE", CR0_PG | CR0_CD, CR4_PAE, 0, false },
+    { "EFER.LMA without paging", CR0_PE, 0, EFER_LMA, false },
+    { "EFER.LMA without LME", CR0_PE | CR0_PG, CR4_PAE, EFER_LMA, false },
+    { "EFER.LME and CR0.PG without LMA", CR0_PE | CR0_PG, CR4_PAE,
+      EFER_LME, false },
+    { "EFER.LME and CR0.PG without CR4.PAE", CR0_PE | CR0_PG, 0,
+      EFER_LME | EFER_LMA, false },
+    { "CS.L outside long mode", CR0_PE, 0, 0, true },
+    { "CR4 bit 15 (reserved)", CR0_PE, 1ull << 15, 0, false },
+    { "CR0 bit 32", (1ull << 32) | CR0_PE, 0, 0, false },
+};
+
+static void test_bad_cpu_mode(void)
+{
+    struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state, 1);
+    struct revirt_vcpu_state *now = g_new0(struct revirt_vcpu_state, 1);
+    int r[G_N_ELEMENTS(bad_modes)];
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_modes); i++) {
+        st->classes = REVIRT_STATE_CONTROL | REVIRT_STATE_SEGMENTS;
+        g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
+        st->control.cr0 = bad_modes[i].cr0;
+        st->control.cr4 = bad_modes[i].cr4;
+        st->control.efer = bad_modes[i].efer;
+        st->segments.cs.l = bad_modes[i].cs_l;
+        r[i] = rk_call(t.vcpu, REVIRT_SET_STATE, st);
+        g_test_message("%s: %d", bad_modes[i].name, r[i]);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(bad_modes); i++) {
+        g_assert_cmpint(r[i], ==, -EINVAL);
+    }
+    /* Nothing was set: still the reset state's real mode. */
+    now->classes = REVIRT_STATE_CONTROL | REVIRT_STATE_SEGMENTS;
+    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, now) == 0);
+    g_assert_cmphex(now->control.cr0 & (CR0_PE | CR0_PG), ==, 0);
+    g_assert_cmphex(now->control.efer, ==, 0);
+    g_assert(!now->segments.cs.l);
+    assert_still_runs(&t);
+    g_free(st);
+    g_free(now);
+    rk_test_vm_destroy(&t);
+}
+
 static int map(int vm, uint64_t gpa, uint64_t size, uint64_t hva)
 {
     struct revirt_memory_map m = {
@@ -554,6 +617,7 @@ int main(int argc, char **argv)
     g_test_add_func("/revirt-kvm/badarg/wrong-kind", test_wrong_kind);
     g_test_add_func("/revirt-kvm/badarg/closed", test_closed);
     g_test_add_func("/revirt-kvm/badarg/out-of-range", test_out_of_range);
+    g_test_add_func("/revirt-kvm/badarg/bad-cpu-mode", test_bad_cpu_mode);
     g_test_add_func("/revirt-kvm/badarg/huge-maps", test_huge_maps);
     g_test_add_func("/revirt-kvm/badarg/bad-pointers", test_bad_pointers);
     g_test_add_func("/revirt-kvm/badarg/bad-inner-pointers",

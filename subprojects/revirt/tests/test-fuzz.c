@@ -565,7 +565,7 @@ static void op_state(Thread *th, int vcpu)
         return;
     }
     /* Write it back, with a change or two. */
-    switch (rnd(th, 6)) {
+    switch (rnd(th, 8)) {
     case 0:
         st->regs.rflags ^= 1ull << rnd(th, 22);
         break;
@@ -582,6 +582,20 @@ static void op_state(Thread *th, int vcpu)
         break;
     case 4:
         st->debugregs.dr[rnd(th, 4)] = g_rand_int(th->rand);
+        break;
+    case 5:
+        /* Control registers and EFER the CPU may refuse to enter with. */
+        st->control.cr0 ^= 1ull << rnd(th, 33);
+        st->control.cr4 ^= 1ull << rnd(th, 33);
+        st->control.efer ^= 1ull << rnd(th, 16);
+        break;
+    case 6:
+        /* A segment's attributes, and a limit. */
+        st->segments.ss.type = rnd(th, 16);
+        st->segments.ss.dpl = rnd(th, 4);
+        st->segments.cs.db = chance(th, 50);
+        st->segments.cs.l = chance(th, 50);
+        st->segments.ds.limit = g_rand_int(th->rand);
         break;
     default:
         st->flags = chance(th, 20);
