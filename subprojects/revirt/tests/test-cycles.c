@@ -28,9 +28,9 @@
  * Tolerances, below what one lost object per VM adds up to in 200
  * cycles.  Free memory: 512 KiB, so a leak of one page per VM (800 KiB)
  * fails (a VM pins the 64 pages its guest writes and a few more, and has
- * its own VMCB, page tables and FPU state).  Slab and vmalloc: 128 KiB, 655 bytes per VM.  The
- * process's heap: 64 KiB (revirt-kvm's handle table grows by design,
- * handles are never reused).
+ * its own VMCB, page tables and FPU state).  Slab and vmalloc: 128 KiB,
+ * 655 bytes per VM.  The process's heap: 64 KiB (revirt-kvm's handle
+ * table grows by design, handles are never reused).
  */
 #define FREE_TOLERANCE_KB       512
 #define SLAB_TOLERANCE_KB       128

@@ -4,13 +4,14 @@
  * Several threads make random calls, with mostly valid and sometimes
  * broken arguments, on handles they all share: VMs and vCPUs are created,
  * mapped, run, kicked, changed and closed under each other's feet.  The
- * driver must not crash or hang, and every call must return 0 (or a
- * handle) or an error the ABI documents for that call.
+ * driver must not crash or hang, every call must return 0 (or a handle)
+ * or an error the ABI documents for that call, and the guests must have
+ * run into port I/O and MMIO (a fuzzer whose runs all fail tests little).
  *
  * REVIRT_FUZZ_SEED=N replays a seed (with the same thread interleaving
  * only by luck: the calls each thread makes follow from the seed);
- * REVIRT_FUZZ_CALLS=N sets the calls per thread.  The seed and the count
- * of calls are printed.
+ * REVIRT_FUZZ_CALLS=N sets the calls per thread.  The seed, the count of
+ * calls and each call's outcomes are printed.
  *
  * Copyright (c) 2026 The revirt developers
  *
@@ -43,8 +44,8 @@
 
 /*
  * Guest programs at 0x1000 + 0x100 * n: port I/O, a spin only a kick
- * ends, an MMIO read and write, an HLT loop, writes over RAM and a wild
- * far jump.
+ * ends, an MMIO read and write, an HLT loop, writes over RAM, a wild far
+ * jump, and (the seventh) the zeros after them.
  */
 GUEST_PROGRAM(fuzz_progs,
     "1: in $0x12, %al\n out %al, $0x10\n jmp 1b\n"
@@ -72,7 +73,7 @@ typedef struct Fuzz {
     uint8_t *unmapped;              /* PROT_NONE, for broken run areas */
     struct revirt_cpuid_table cpuid;
     guint64 seed;
-    gint calls, errors_seen, stop;
+    gint calls, stop;
     gint64 call_started[NR_THREADS]; /* atomic; 0: not in a call */
     const char *call_name[NR_THREADS];
 } Fuzz;
