@@ -154,7 +154,7 @@ prepare() {
     mkdir -p "$W/l1root/qtest/guests"
     strip -o "$W/l1root/qtest/revirt-test" "$qb/tests/qtest/revirt-test"
     strip -o "$W/l1root/qtest/qemu-img" "$qb/qemu-img"
-    cp "$qb"/tests/revirt-guests/*.bin "$W/l1root/qtest/guests/"
+    cp "$qb"/tests/revirt-guests/*.bin "$qb"/tests/revirt-guests/*.img "$W/l1root/qtest/guests/"
     # revirt.ko, the native driver, for the case set "native"
     if [ "$NATIVE" = 1 ]; then
         scripts/build-module.sh >/dev/null
@@ -467,7 +467,7 @@ driver_verdicts() {
         echo "LAB driver test=all result=fail reason=no-l1-boot-ran-them"
         return
     fi
-    sed -n 's/^[0-9.]* L1-DRIVER \(test-[^ ]*\) //p' "$f" | awk '
+    sed -n 's/^[0-9.]* L1-DRIVER \([^ ]*\) //p' "$f" | awk '
         /^ok .*# SKIP/ { sub(/^ok [0-9]+ /, ""); t = $1; sub(/^[^#]*# SKIP ?/, "");
                          printf "LAB driver test=%s result=skip reason=%s\n", t, $0; next }
         /^ok / { printf "LAB driver test=%s result=pass\n", $3; next }
@@ -476,7 +476,7 @@ driver_verdicts() {
     sed -n 's/.*L1-QCHECK \([^ ]*\) \(pass\|fail\)\(.*\)/LAB driver test=qemu\/\1 result=\2\3/p' "$f" |
         sed 's/result=\(pass\|fail\) (\(.*\))$/result=\1 reason=\2/'
     # a test program that ended badly without a "not ok" (crash, timeout)
-    sed -n 's/.*L1-DRIVER-DONE \(test-[^ ]*\) status=\([1-9][0-9]*\).*/\1 \2/p' "$f" |
+    sed -n 's/.*L1-DRIVER-DONE \([^ ]*\) status=\([1-9][0-9]*\).*/\1 \2/p' "$f" |
         while read -r t rc; do
             grep -q "L1-DRIVER $t not ok" "$f" ||
                 echo "LAB driver test=$t result=fail reason=exit-status-$rc"

@@ -122,9 +122,11 @@ driver_tests() {
 # revirt and kvm cases, with whichever driver is loaded (its tcg cases run
 # on the host).  Its TAP lines as L1-DRIVER lines, like the driver tests.
 qtests() {
-    printf '#!/bin/sh\nexec /bin/qemu-system-x86_64 -L /usr/share/qemu "$@"\n' > /bin/qemu-l1
-    chmod +x /bin/qemu-l1
-    export QTEST_QEMU_BINARY=/bin/qemu-l1 QTEST_QEMU_IMG=/qtest/qemu-img
+    # (qtest wants a binary named *-system-x86_64)
+    printf '#!/bin/sh\nexec /bin/qemu-system-x86_64 -L /usr/share/qemu "$@"\n' \
+        > /qtest/qemu-system-x86_64
+    chmod +x /qtest/qemu-system-x86_64
+    export QTEST_QEMU_BINARY=/qtest/qemu-system-x86_64 QTEST_QEMU_IMG=/qtest/qemu-img
     export REVIRT_GUESTS=/qtest/guests
     # shellcheck disable=SC2046  # one -s per tcg case
     (cd /tmp && timeout 900 /qtest/revirt-test --tap -k \

@@ -14,6 +14,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/utsname.h>
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qlist.h"
@@ -1294,6 +1295,22 @@ static void test_savevm(const void *data)
  * destination it goes on from where the source left it, with all of its
  * registers, x87 and SSE state in step with its counter.
  */
+/*
+ * Whether this kernel's KVM takes a TSC written within a second of its own
+ * expectation as a try to keep vCPUs in step and ignores it (fixed in
+ * Linux 6.8 by "KVM: x86: Don't sync user-written TSC against startup
+ * values").
+ */
+static bool kvm_keeps_tsc_offset(void)
+{
+    struct utsname u;
+    int major = 0, minor = 0;
+
+    g_assert(uname(&u) == 0);
+    sscanf(u.release, "%d.%d", &major, &minor);
+    return major < 6 || (major == 6 && minor < 8);
+}
+
 static void test_migrate_regs(const void *data)
 {
     const MigrateRegsCase *c = data;
@@ -1312,6 +1329,13 @@ static void test_migrate_regs(const void *data)
     if (c->live && !strcmp(c->accel, "tcg")) {
         /* See test_migrate_writing(). */
         g_test_skip("QEMU 7.2's TCG loses writes during live migration");
+        return;
+    }
+    if (!strcmp(c->accel, "kvm") && kvm_keeps_tsc_offset()) {
+        g_test_skip("KVM before Linux 6.8 keeps the old TSC offset when the "
+                    "destination was created within a second of the "
+                    "source: the guest's TSC goes back (revirt-kvm sets it "
+                    "as an offset)");
         return;
     }
     src = regs_guest_start(c->accel, serial, "");
