@@ -118,9 +118,10 @@ driver_tests() {
     done
 }
 
-# QEMU's revirt qtest (tests/qtest/revirt-test) on this real SVM: its
-# revirt and kvm cases, with whichever driver is loaded (its tcg cases run
-# on the host).  Its TAP lines as L1-DRIVER lines, like the driver tests.
+# qtests [PATH...]: QEMU's revirt qtest (tests/qtest/revirt-test) on this
+# real SVM: its revirt and kvm cases (or only those under the PATHs), with
+# whichever driver is loaded (its tcg cases run on the host).  Its TAP
+# lines as L1-DRIVER lines, like the driver tests.
 qtests() {
     # (qtest wants a binary named *-system-x86_64)
     printf '#!/bin/sh\nexec /bin/qemu-system-x86_64 -L /usr/share/qemu "$@"\n' \
@@ -130,6 +131,7 @@ qtests() {
     export REVIRT_GUESTS=/qtest/guests
     # shellcheck disable=SC2046  # one -s per tcg case
     (cd /tmp && timeout 900 /qtest/revirt-test --tap -k \
+        $(for p in "$@"; do echo "-p /x86_64/revirt/$p"; done) \
         $(/qtest/revirt-test -l | grep '/tcg$' | sed 's/^/-s /')) >/tmp/tap 2>&1
     rc=$?
     sed "s/^/L1-DRIVER revirt-test /" /tmp/tap
@@ -236,7 +238,10 @@ native_tests() {
     kmsg_new
     driver_tests REVIRT_TEST_DRIVER=native
     kmsg_new
-    qtests
+    # The qtest guests revirt.ko runs (the MSR, MCE, migration, savevm,
+    # display and CPUID cases are not there yet: see README)
+    qtests bios pflash seabios bios-smp2 seabios-smp2 internal-error-stops-vm \
+        smi-dropped cpu-hotplug triple-fault-report
     kmsg_new
     native_migrate_check
     kmsg_new

@@ -541,6 +541,7 @@ static char *run_bios_to_triple_fault(const char *args)
     g_assert(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 0);
     output = read_file(serial);
+    g_test_message("serial: %s", output);
     g_assert(g_str_has_suffix(output, "triple fault\n"));
     return err;
 }
