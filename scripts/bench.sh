@@ -23,10 +23,12 @@
 #
 # Prints the lab's own lines, then one line per measurement and
 # configuration, the ratios, and a summary:
-#   BENCH pio config=native accel=revirt,driver=native median=... unit=us n=... values=...
-#   BENCH ratio pio native/noirq=... native/kvm=...
-#   BENCH summary ...
-# Medians over the rounds; a ratio is the ratio of the medians.  Exits
+#   BENCH pio config=native accel=revirt,driver=native median=... min=... unit=... n=... values=...
+#   BENCH ratio pio native/noirq=... native/kvm=... min_native/noirq=... min_native/kvm=...
+#   BENCH summary native/noirq,native/kvm: pio=.../... ... (the median ratios)
+# Medians and minimums over the rounds; a ratio is that of the medians
+# (min_: of the minimums, the runs least disturbed).  LAB_REEVAL=LOGS
+# prints the figures of an earlier run again, booting nothing.  Exits
 # as the lab does: non-zero if a run failed, 77 if the lab cannot run.
 # scripts/bench.sh CASESET runs another case set of the same shape.
 # Environment: as scripts/lab.sh's (LAB, QEMU_L0, QEMU_L1, L2_TIMEOUT ...).
@@ -40,6 +42,7 @@ CONFIGS="native noirq kvm"
 MEASURES="pio mmio-read mmio-write hlt compute boot"
 
 median() { sort -n | awk '{v[NR]=$1} END {if (NR) printf "%.2f", NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2; else printf "-"}'; }
+minimum() { sort -n | awk 'NR == 1 {m = $1} END {if (NR) printf "%.2f", m; else printf "-"}'; }
 
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -85,16 +88,17 @@ samples() {
 }
 samples > "$logs/bench.samples"
 
-declare -A MED
+declare -A MED MIN
 for m in $MEASURES; do
     case $m in compute) unit=ms ;; boot) unit=s ;; hlt) unit=us-per-wakeup ;; *) unit=us-per-exit ;; esac
     for c in $CONFIGS; do
         vals=$(awk -v m="$m" -v c="$c" '$1 == m && $2 == c {print $3}' "$logs/bench.samples")
         MED[$m.$c]=$(echo "$vals" | grep . | median || true)
+        MIN[$m.$c]=$(echo "$vals" | grep . | minimum || true)
         case $c in native) a='revirt,driver=native' ;; noirq) a='kvm,kernel-irqchip=off' ;; *) a=kvm ;; esac
         extra=
         [ "$m" != hlt ] || extra=" before_hlt=$(awk -v c="$c" '$1 == "hlt-early" && $2 == c {s += $3} END {print s + 0}' "$logs/bench.samples")"
-        echo "BENCH $m config=$c accel=$a median=${MED[$m.$c]} unit=$unit n=$(echo "$vals" | grep -c . || true)$extra values=$(echo "$vals" | paste -sd, -)"
+        echo "BENCH $m config=$c accel=$a median=${MED[$m.$c]} min=${MIN[$m.$c]} unit=$unit n=$(echo "$vals" | grep -c . || true)$extra values=$(echo "$vals" | paste -sd, -)"
     done
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-"}'; }
@@ -102,7 +106,9 @@ summary=
 for m in $MEASURES; do
     r1=$(ratio "${MED[$m.native]}" "${MED[$m.noirq]}")
     r2=$(ratio "${MED[$m.native]}" "${MED[$m.kvm]}")
-    echo "BENCH ratio $m native/noirq=$r1 native/kvm=$r2"
+    echo "BENCH ratio $m native/noirq=$r1 native/kvm=$r2" \
+        "min_native/noirq=$(ratio "${MIN[$m.native]}" "${MIN[$m.noirq]}")" \
+        "min_native/kvm=$(ratio "${MIN[$m.native]}" "${MIN[$m.kvm]}")"
     summary+=" $m=$r1/$r2"
 done
 lab=$(grep '^LAB summary' "$out")
