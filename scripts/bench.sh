@@ -65,7 +65,7 @@ samples() {
     for f in "$runs"/exit-*.out; do
         [ -f "$f" ] || continue
         cfg=${f##*/exit-}; cfg=${cfg%%.*}
-        grep -q ' CHECK done$' "$f" && ! grep -q ' FAIL$' "$f" || continue
+        if ! grep -q ' CHECK done$' "$f" || grep -q ' FAIL$' "$f"; then continue; fi
         sed -n 's/.* INFO bench interrupts-before-hlt=\([0-9a-f]*\)$/\1/p' "$f" |
             while read -r n; do echo "hlt-early $cfg $((16#$n))"; done
         while read -r _ tag name n tsc; do
