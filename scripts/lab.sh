@@ -64,6 +64,12 @@ LAB_REEVAL=${LAB_REEVAL:-}   # a logs dir: only the verdicts of that earlier run
 CASEFILE=tests/lab/cases/$CASESET
 # Case sets named native*: revirt.ko instead of kvm_amd (see l1-init.sh).
 case $CASESET in native*) NATIVE=1 ;; *) NATIVE=0 ;; esac
+# revirt.ko is built for them and for any case on -accel revirt,driver=native.
+MODULE=$NATIVE
+grep -q '^[^#]*|revirt,driver=native|' "$CASEFILE" 2>/dev/null && MODULE=1
+# Case sets named bench* (scripts/bench.sh): no driver tests, and the runs
+# go round by round (every case's first run, then every case's second ...).
+case $CASESET in bench*) BENCH=1 ;; *) BENCH=0 ;; esac
 T0=$(date +%s)
 
 skip() { echo "LAB skip reason=$*"; exit 77; }
@@ -154,9 +160,9 @@ prepare() {
     mkdir -p "$W/l1root/qtest/guests"
     strip -o "$W/l1root/qtest/revirt-test" "$qb/tests/qtest/revirt-test"
     strip -o "$W/l1root/qtest/qemu-img" "$qb/qemu-img"
-    cp "$qb"/tests/revirt-guests/*.bin "$W/l1root/qtest/guests/"
-    # revirt.ko, the native driver, for the case set "native"
-    if [ "$NATIVE" = 1 ]; then
+    cp "$qb"/tests/revirt-guests/*.bin "$qb"/tests/revirt-guests/*.img "$W/l1root/qtest/guests/"
+    # revirt.ko, the native driver
+    if [ "$MODULE" = 1 ]; then
         scripts/build-module.sh >/dev/null
         cp build/revirt-module/revirt.ko "$W/l1root/mods/"
     fi
@@ -181,9 +187,9 @@ prepare() {
     mkdir -p "$W/guests"
     make -s -C tests/revirt-guests O="$W/guests" \
         "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin" \
-        "$W/guests/dirty.bin"
+        "$W/guests/dirty.bin" "$W/guests/bench.bin"
     cp "$W/guests/debug.bin" "$W/guests/cpuid.bin" "$W/guests/regs.bin" \
-        "$W/guests/dirty.bin" "$W/l1root/l2/"
+        "$W/guests/dirty.bin" "$W/guests/bench.bin" "$W/l1root/l2/"
     nm "$W/guests/debug.elf" > "$W/debug.syms"
     cp "$VMLINUZ" "$W/l1root/l2/vmlinuz"
     cp "$W/l2.cpio" "$W/l1root/l2/l2.cpio"
@@ -212,6 +218,12 @@ while IFS='|' read -r name accel smp cpu app twin runs; do
         done
     fi
 done < "$CASEFILE"
+if [ "$BENCH" = 1 ]; then
+    # round by round: a run's round is its number (1 for a single run)
+    mapfile -t RUNS < <(for r in "${RUNS[@]}"; do
+        i=${r#"${RUN_CASE[$r]}"}; i=${i#.}; echo "$((10#${i:-1})) $r"
+    done | sort -s -n -k1,1 | cut -d' ' -f2)
+fi
 for r in "${RUNS[@]}"; do RUN_TRIES[$r]=0; RUN_STATE[$r]=pending; done
 
 if [ -n "$LAB_REEVAL" ]; then
@@ -440,7 +452,7 @@ if [ -n "$LAB_REEVAL" ]; then
 else
     log "kernel $KVER, $(basename "$BDEB" .deb), case set $CASESET: ${#CASES[@]} cases, ${#RUNS[@]} L2 boots; logs in $RELLOGS"
 fi
-if [ -z "$LAB_REEVAL" ]; then
+if [ -z "$LAB_REEVAL" ] && [ "$BENCH" = 0 ]; then
     for _ in $(seq 0 "$LAB_RETRIES"); do
         [ "$DRIVER_DONE" = 0 ] || break
         [ $(( $(date +%s) - T0 )) -lt "$LAB_TIMEOUT" ] || break
@@ -467,7 +479,7 @@ driver_verdicts() {
         echo "LAB driver test=all result=fail reason=no-l1-boot-ran-them"
         return
     fi
-    sed -n 's/^[0-9.]* L1-DRIVER \(test-[^ ]*\) //p' "$f" | awk '
+    sed -n 's/^[0-9.]* L1-DRIVER \([^ ]*\) //p' "$f" | awk '
         /^ok .*# SKIP/ { sub(/^ok [0-9]+ /, ""); t = $1; sub(/^[^#]*# SKIP ?/, "");
                          printf "LAB driver test=%s result=skip reason=%s\n", t, $0; next }
         /^ok / { printf "LAB driver test=%s result=pass\n", $3; next }
@@ -479,7 +491,7 @@ driver_verdicts() {
     sed -n 's/.*L1-QCHECK \([^ ]*\) \(pass\|fail\)\(.*\)/LAB driver test=qemu\/\1 result=\2\3/p' "$f" |
         sed 's/result=\(pass\|fail\) (\(.*\))$/result=\1 reason=\2/'
     # a test program that ended badly without a "not ok" (crash, timeout)
-    sed -n 's/.*L1-DRIVER-DONE \(test-[^ ]*\) status=\([1-9][0-9]*\).*/\1 \2/p' "$f" |
+    sed -n 's/.*L1-DRIVER-DONE \([^ ]*\) status=\([1-9][0-9]*\).*/\1 \2/p' "$f" |
         while read -r t rc; do
             grep -q "L1-DRIVER $t not ok" "$f" ||
                 echo "LAB driver test=$t result=fail reason=exit-status-$rc"
@@ -590,7 +602,8 @@ for c in "${CASES[@]}"; do
     echo "LAB case=$c accel=${C_ACCEL[$c]} smp=${C_SMP[$c]} cpu=${C_CPU[$c]} result=$result boot_s=${bm:--}$extra retries=$tries log=${clog#"$ROOT"/}"
 done
 
-DRIVER_LINES=$(driver_verdicts)
+DRIVER_LINES=
+[ "$BENCH" = 1 ] || DRIVER_LINES=$(driver_verdicts)
 [ -z "$DRIVER_LINES" ] || echo "$DRIVER_LINES"
 DRIVER_FAILED=$(echo "$DRIVER_LINES" | grep -c ' result=fail' || true)
 

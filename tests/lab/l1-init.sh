@@ -118,16 +118,20 @@ driver_tests() {
     done
 }
 
-# QEMU's revirt qtest (tests/qtest/revirt-test) on this real SVM: its
-# revirt and kvm cases, with whichever driver is loaded (its tcg cases run
-# on the host).  Its TAP lines as L1-DRIVER lines, like the driver tests.
+# qtests [PATH...]: QEMU's revirt qtest (tests/qtest/revirt-test) on this
+# real SVM: its revirt and kvm cases (or only those under the PATHs), with
+# whichever driver is loaded (its tcg cases run on the host).  Its TAP
+# lines as L1-DRIVER lines, like the driver tests.
 qtests() {
-    printf '#!/bin/sh\nexec /bin/qemu-system-x86_64 -L /usr/share/qemu "$@"\n' > /bin/qemu-l1
-    chmod +x /bin/qemu-l1
-    export QTEST_QEMU_BINARY=/bin/qemu-l1 QTEST_QEMU_IMG=/qtest/qemu-img
+    # (qtest wants a binary named *-system-x86_64)
+    printf '#!/bin/sh\nexec /bin/qemu-system-x86_64 -L /usr/share/qemu "$@"\n' \
+        > /qtest/qemu-system-x86_64
+    chmod +x /qtest/qemu-system-x86_64
+    export QTEST_QEMU_BINARY=/qtest/qemu-system-x86_64 QTEST_QEMU_IMG=/qtest/qemu-img
     export REVIRT_GUESTS=/qtest/guests
     # shellcheck disable=SC2046  # one -s per tcg case
     (cd /tmp && timeout 900 /qtest/revirt-test --tap -k \
+        $(for p in "$@"; do echo "-p /x86_64/revirt/$p"; done) \
         $(/qtest/revirt-test -l | grep '/tcg$' | sed 's/^/-s /')) >/tmp/tap 2>&1
     rc=$?
     sed "s/^/L1-DRIVER revirt-test /" /tmp/tap
@@ -303,7 +307,10 @@ native_tests() {
     kmsg_new
     native_sigkill
     kmsg_new
-    qtests
+    # The qtest guests revirt.ko runs (the MSR, MCE, migration, savevm,
+    # display and CPUID cases are not there yet: see README)
+    qtests bios pflash seabios bios-smp2 seabios-smp2 internal-error-stops-vm \
+        smi-dropped cpu-hotplug triple-fault-report
     kmsg_new
     native_migrate_check
     kmsg_new
@@ -330,6 +337,22 @@ fi
 exec 3>/dev/ttyS1
 stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null
 
+# use_driver ACCEL: the kernel driver a run needs.  -accel
+# revirt,driver=native needs revirt.ko; -accel kvm needs it gone, since
+# KVM cannot create a VM while revirt.ko owns SVM (kvm_amd stays loaded:
+# idle, it leaves SVM free).  Only case sets that mix the two (bench)
+# load and unload it between runs.
+use_driver() {
+    case $1 in
+    *driver=native*)
+        [ -c /dev/revirt ] && return
+        if insmod /mods/revirt.ko; then say "revirt.ko loaded"; else say "revirt.ko FAILED to load"; fi ;;
+    kvm*)
+        [ -c /dev/revirt ] || return
+        if rmmod revirt; then say "revirt.ko unloaded"; else say "revirt.ko FAILED to unload"; fi ;;
+    esac
+}
+
 # run NAME ACCEL SMP CPU APPEND: one L2 boot (plus $L2_EXTRA, QEMU options
 # from the host's L2_EXTRA, e.g. "-trace revirt_exit -trace revirt_inject").  Its console goes straight to
 # ttyS1 (no filter that could buffer it), between RUN-START and RUN-END
@@ -337,11 +360,15 @@ stty -F /dev/ttyS1 raw -echo 115200 2>/dev/null
 run() {
     name=$1; accel=$2; smp=$3; cpu=$4; app=$5
     rm -f /tmp/q.pid /tmp/q.trace
+    use_driver "$accel"
     say "L1-RUN-START run=$name"
     echo "=== RUN-START $name accel=$accel smp=$smp cpu=$cpu" >&3
-    # The guest: Linux, or for "gdb" the debug test firmware, stopped (-S)
-    # for the host's gdb, whose gdbstub is on ttyS2.
-    if [ "$app" = gdb ]; then
+    # The guest: Linux, for "gdb" the debug test firmware, stopped (-S)
+    # for the host's gdb, whose gdbstub is on ttyS2, for "bench" the
+    # benchmark firmware (scripts/bench.sh).
+    if [ "$app" = bench ]; then
+        set -- -m 64 -bios /l2/bench.bin
+    elif [ "$app" = gdb ]; then
         # whatever the last gdb left on the line is not for this one
         stty -F /dev/ttyS2 raw -echo 2>/dev/null
         timeout 2 cat /dev/ttyS2 >/dev/null 2>&1

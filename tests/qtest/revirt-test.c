@@ -14,6 +14,7 @@
  */
 
 #include "qemu/osdep.h"
+#include <sys/utsname.h>
 #include "libqtest.h"
 #include "qapi/qmp/qdict.h"
 #include "qapi/qmp/qlist.h"
@@ -95,6 +96,31 @@ static bool hide_from_revirt_kvm(const char *what)
     }
     g_setenv("REVIRT_KVM_HIDE", what, true);
     return true;
+}
+
+/*
+ * Skip, and say why, when @accel is kvm on a kernel whose KVM takes a TSC
+ * written within a second of its own expectation as a try to keep vCPUs
+ * in step and ignores it (fixed in Linux 6.8 by "KVM: x86: Don't sync
+ * user-written TSC against startup values"): regs.S then sees its TSC go
+ * back after a quick loadvm or migration.  revirt-kvm sets it as an offset.
+ */
+static bool kvm_keeps_tsc_offset(const char *accel)
+{
+    struct utsname u;
+    int major = 0, minor = 0;
+
+    if (strcmp(accel, "kvm")) {
+        return false;
+    }
+    g_assert(uname(&u) == 0);
+    sscanf(u.release, "%d.%d", &major, &minor);
+    if (major < 6 || (major == 6 && minor < 8)) {
+        g_test_skip("KVM before Linux 6.8 ignores a TSC written soon after "
+                    "the VM's start: regs.S would see its TSC go back");
+        return true;
+    }
+    return false;
 }
 
 static char *guest_path(const char *name)
@@ -361,8 +387,12 @@ static void test_cpuid(const void *data)
         return;
     }
     revirt = read_guest_cpuid("revirt", model);
-    /* kvm=off: KVM's paravirtual MSRs fail on PVM hosts with -cpu host. */
-    kvm_model = g_strdup_printf("%s,kvm=off", model);
+    /*
+     * kvm=off: KVM's paravirtual MSRs fail on PVM hosts with -cpu host;
+     * svm=off: a nested KVM offers -cpu host SVM, and revirt has no nested
+     * virtualization (ABI v1 has no nested state).
+     */
+    kvm_model = g_strdup_printf("%s,kvm=off,svm=off", model);
     kvm = read_guest_cpuid("kvm", kvm_model);
 
     leaf1 = cpuid_at(revirt, 1, 0);
@@ -511,6 +541,7 @@ static char *run_bios_to_triple_fault(const char *args)
     g_assert(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 0);
     output = read_file(serial);
+    g_test_message("serial: %s", output);
     g_assert(g_str_has_suffix(output, "triple fault\n"));
     return err;
 }
@@ -1238,7 +1269,7 @@ static void test_savevm(const void *data)
     uint32_t before, after, later, saved, count;
     QTestState *qts;
 
-    if (accel_missing(accel)) {
+    if (accel_missing(accel) || kvm_keeps_tsc_offset(accel)) {
         return;
     }
     disk = make_qcow2("regs.qcow2");
@@ -1312,6 +1343,9 @@ static void test_migrate_regs(const void *data)
     if (c->live && !strcmp(c->accel, "tcg")) {
         /* See test_migrate_writing(). */
         g_test_skip("QEMU 7.2's TCG loses writes during live migration");
+        return;
+    }
+    if (kvm_keeps_tsc_offset(c->accel)) {
         return;
     }
     src = regs_guest_start(c->accel, serial, "");

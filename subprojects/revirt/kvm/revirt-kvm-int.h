@@ -76,6 +76,8 @@ struct rk_vm {
     size_t nr_parked;
     bool dirty_log_ready;       /* manual_protect is decided */
     bool manual_protect;        /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 on */
+    uint64_t tsc_last_value;    /* the last TSC a vCPU was set to */
+    int64_t tsc_last_ns;        /* when (CLOCK_MONOTONIC) */
 };
 
 struct rk_vcpu {

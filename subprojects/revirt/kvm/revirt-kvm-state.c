@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "revirt-kvm-int.h"
 
@@ -250,6 +251,50 @@ static int rk_msrs(struct rk_vcpu *vcpu, unsigned long request,
     return 0;
 }
 
+/*
+ * KVM before Linux 6.8 takes a TSC written within a second of what it
+ * expects from the VM's last write (its own 0 at vCPU creation included)
+ * as a try to keep vCPUs in step, and keeps the old offset: a guest
+ * migrated into a VM created just after its source would see its TSC go
+ * back.  So the first non-zero value of a new setting (the last write was
+ * 0, or a second ago) goes in as an offset, KVM_VCPU_TSC_OFFSET; the
+ * other vCPUs' values go through the MSR, which KVM matches to it to keep
+ * them in step.  0 (reset) always goes through the MSR, for the same
+ * reason.
+ */
+static int rk_tsc_set(struct rk_vcpu *vcpu, uint64_t tsc)
+{
+    struct rk_vm *vm = vcpu->vm;
+    struct revirt_msr msr = { .index = RK_MSR_IA32_TSC, .value = tsc };
+    uint64_t offset;
+    struct kvm_device_attr attr = {
+        .group = KVM_VCPU_TSC_CTRL,
+        .attr = KVM_VCPU_TSC_OFFSET,
+        .addr = (uintptr_t)&offset,
+    };
+    struct timespec now;
+    int64_t now_ns;
+    int ret;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    now_ns = now.tv_sec * 1000000000ll + now.tv_nsec;
+    pthread_mutex_lock(&vm->lock);
+    if (tsc && (!vm->tsc_last_value ||
+                now_ns - vm->tsc_last_ns > 1000000000ll) &&
+        rk_ioctl(vcpu->vcpu_fd, KVM_HAS_DEVICE_ATTR, &attr) == 0) {
+        offset = tsc - __builtin_ia32_rdtsc();
+        ret = rk_ioctl(vcpu->vcpu_fd, KVM_SET_DEVICE_ATTR, &attr);
+    } else {
+        ret = rk_msrs(vcpu, KVM_SET_MSRS, &msr, 1);
+    }
+    if (ret == 0) {
+        vm->tsc_last_value = tsc;
+        vm->tsc_last_ns = now_ns;
+    }
+    pthread_mutex_unlock(&vm->lock);
+    return ret;
+}
+
 static int rk_check_classes(const struct revirt_vcpu_state *st)
 {
     if (st->flags) {
@@ -351,9 +396,7 @@ int rk_state_set(struct rk_vcpu *vcpu, const struct revirt_vcpu_state *st)
                       st->msrs.count);
     }
     if (ret == 0 && (classes & REVIRT_STATE_TSC)) {
-        struct revirt_msr tsc = { .index = RK_MSR_IA32_TSC, .value = st->tsc };
-
-        ret = rk_msrs(vcpu, KVM_SET_MSRS, &tsc, 1);
+        ret = rk_tsc_set(vcpu, st->tsc);
     }
     if (ret == 0 && (classes & REVIRT_STATE_DEBUGREGS)) {
         struct kvm_debugregs dbg = {

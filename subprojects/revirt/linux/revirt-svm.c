@@ -538,14 +538,6 @@ static enum revirt_exit_kind svm_hlt(struct revirt_vcpu *v)
 	return REVIRT_X_HLT;
 }
 
-static u8 svm_cs_addr_size(struct vmcb *vmcb)
-{
-	if ((vmcb->save.efer & EFER_LMA) &&
-	    (vmcb->save.cs.attrib & SVM_SELECTOR_L_MASK))
-		return 8;
-	return vmcb->save.cs.attrib & SVM_SELECTOR_DB_MASK ? 4 : 2;
-}
-
 static void svm_io(struct vmcb *vmcb, struct revirt_exit *x)
 {
 	u64 info = vmcb->control.exit_info_1;
@@ -556,15 +548,10 @@ static void svm_io(struct vmcb *vmcb, struct revirt_exit *x)
 	x->io.string = info & SVM_IOIO_STR_MASK;
 	x->io.rep = info & SVM_IOIO_REP_MASK;
 	x->io.size = (info & SVM_IOIO_SIZE_MASK) >> SVM_IOIO_SIZE_SHIFT;
+	/* 0 from QEMU's emulated SVM: revirt-vcpu.c reads the prefixes */
 	x->io.addr_size = 2 * ((info & SVM_IOIO_ASIZE_MASK) >>
 			       SVM_IOIO_ASIZE_SHIFT);
 	x->io.next_rip = vmcb->control.exit_info_2;
-	/*
-	 * QEMU's emulated SVM leaves the address size out: take CS's default
-	 * (an address-size prefix on INS/OUTS is then not honoured).
-	 */
-	if (x->io.string && !x->io.addr_size)
-		x->io.addr_size = svm_cs_addr_size(vmcb);
 }
 
 static void svm_handle_exit(struct revirt_vcpu *v, struct revirt_exit *x)

@@ -22,7 +22,10 @@
 
 #define REVIRT_RFLAGS_DF	(1ull << 10)
 #define REVIRT_SEG_ES		0
+#define REVIRT_SEG_CS		1
 #define REVIRT_SEG_DS		3
+#define REVIRT_SEG_FS		4
+#define REVIRT_SEG_GS		5
 #define REVIRT_RCX		1
 #define REVIRT_RSI		6
 #define REVIRT_RDI		7
@@ -69,7 +72,55 @@ static int revirt_string_rw(struct revirt_vcpu *v, int seg, int reg,
 	revirt_arch->cpu_mode(v, &m);
 	if (!((m.efer & EFER_LMA) && m.cs_l))
 		gla = (u32)(gla + revirt_arch->seg_base(v, seg));
+	else if (seg == REVIRT_SEG_FS || seg == REVIRT_SEG_GS)
+		gla += revirt_arch->seg_base(v, seg);
 	return revirt_guest_linear_rw(v, gla, buf, v->io.size, write);
+}
+
+/*
+ * INS/OUTS: the segment OUTS reads from (DS unless overridden) and, when
+ * the exit did not say (SVM without decode assists, QEMU's among them),
+ * the address size, from the instruction's prefixes.  Returns the
+ * segment, or a negative errno.
+ */
+static int revirt_io_prefixes(struct revirt_vcpu *v)
+{
+	static const u8 seg_prefix[] = { 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65 };
+	struct revirt_cpu_mode m;
+	u64 rip = revirt_arch->rip(v);
+	u64 len = v->io.next_rip - rip;
+	bool long64, asize_prefix = false;
+	int seg = REVIRT_SEG_DS;
+	u8 bytes[15];
+	u64 i;
+	int j, r;
+
+	revirt_arch->cpu_mode(v, &m);
+	long64 = (m.efer & EFER_LMA) && m.cs_l;
+	if (!len || len > sizeof(bytes))
+		return -EINVAL;
+	r = revirt_guest_linear_rw(v, long64 ? rip : (u32)(rip +
+				   revirt_arch->seg_base(v, REVIRT_SEG_CS)),
+				   bytes, len, false);
+	if (r)
+		return r;
+	for (i = 0; i < len - 1; i++) {
+		for (j = 0; j < ARRAY_SIZE(seg_prefix); j++)
+			if (bytes[i] == seg_prefix[j])
+				seg = j;
+		if (bytes[i] == 0x67)
+			asize_prefix = true;
+	}
+	if (!v->io.addr_size) {
+		if (long64)
+			v->io.addr_size = asize_prefix ? 4 : 8;
+		else
+			v->io.addr_size = m.cs_db != asize_prefix ? 4 : 2;
+	}
+	/* 64-bit mode ignores ES, CS, SS and DS overrides. */
+	if (long64 && seg != REVIRT_SEG_FS && seg != REVIRT_SEG_GS)
+		seg = REVIRT_SEG_DS;
+	return seg;
 }
 
 /*
@@ -133,13 +184,19 @@ static int revirt_io_complete(struct revirt_vcpu *v)
 static bool revirt_handle_io(struct revirt_vcpu *v, struct revirt_exit *x)
 {
 	struct revirt_run *run = v->run;
-	int r;
+	int seg, r;
 
 	v->io = (struct revirt_io_pending){
 		.in = x->io.in, .string = x->io.string, .size = x->io.size,
 		.addr_size = x->io.addr_size, .rep = x->io.rep,
 		.next_rip = x->io.next_rip,
 	};
+	seg = v->io.string ? revirt_io_prefixes(v) : REVIRT_SEG_DS;
+	if (seg < 0) {
+		revirt_exit_internal(run, REVIRT_INTERNAL_EMULATION, 2,
+				     x->io.port, seg);
+		return true;
+	}
 	if (v->io.string && v->io.rep &&
 	    !(v->gpr[REVIRT_RCX] & revirt_addr_mask(v->io.addr_size))) {
 		/* REP with rCX = 0 moves nothing. */
@@ -161,7 +218,7 @@ static bool revirt_handle_io(struct revirt_vcpu *v, struct revirt_exit *x)
 		revirt_arch->set_rip(v, x->io.next_rip);
 		return true;
 	}
-	r = revirt_string_rw(v, REVIRT_SEG_DS, REVIRT_RSI, run->io_data, false);
+	r = revirt_string_rw(v, seg, REVIRT_RSI, run->io_data, false);
 	if (r) {
 		revirt_exit_internal(run, REVIRT_INTERNAL_EMULATION, 2,
 				     x->io.port, r);

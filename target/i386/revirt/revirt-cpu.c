@@ -198,13 +198,18 @@ static int revirt_cpuid_add_leaf(CPUX86State *env,
             }
         }
         return 0;
-    case 0xd:                   /* XSAVE: sub-leaves 0, 1 and those in use */
+    case 0xd:
+        /*
+         * XSAVE: the sub-leaves with a non-zero EAX, as QEMU's kvm passes
+         * them.  Without XSAVE there is none, so the driver has no
+         * sub-leaf 0 whose EBX it would keep up to date with XCR0.
+         */
         for (uint32_t i = 0; i < 64; i++) {
             e = revirt_cpuid_add(env, table, leaf, i, indexed);
             if (!e) {
                 return -E2BIG;
             }
-            if (i >= 2 && !e->eax) {
+            if (!e->eax) {
                 table->count--;
             }
         }

@@ -600,6 +600,13 @@ struct revirt_vcpu_state {
     struct revirt_fpu fpu;
     struct revirt_events events;
     struct revirt_debugregs debugregs;
+    /*
+     * SET: the vCPU's TSC reads this value at once and counts on from it,
+     * however soon after the vCPU's creation or the VM's last TSC write.
+     * The one exception keeps a VM's vCPUs in step: a value within a second
+     * of where the VM's last written non-zero TSC has run to since (within
+     * the last second) may take that running value instead.
+     */
     uint64_t tsc;
     /* GET: the caller fills in count and the indices. */
     struct revirt_msrs msrs;
