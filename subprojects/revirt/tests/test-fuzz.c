@@ -41,6 +41,9 @@
 #define CALL_TIMEOUT_US (20 * G_USEC_PER_SEC)
 
 #define RWX (REVIRT_PROT_READ | REVIRT_PROT_WRITE | REVIRT_PROT_EXEC)
+#define CR0_PG          (1ull << 31)
+#define CR4_PAE         (1ull << 5)
+#define EFER_LME        (1ull << 8)
 
 /*
  * Guest programs at 0x1000 + 0x100 * n: port I/O, a spin only a kick
@@ -589,6 +592,16 @@ static void op_state(Thread *th, int vcpu)
         st->control.cr0 ^= 1ull << rnd(th, 33);
         st->control.cr4 ^= 1ull << rnd(th, 33);
         st->control.efer ^= 1ull << rnd(th, 16);
+        /*
+         * But not EFER.LME without CR0.PG and CR4.PAE: hardware runs
+         * that, QEMU 7.2's emulated SVM (the lab's L0) does not give the
+         * host its CR0 back at the #VMEXIT (its CR0 update sees the
+         * guest's LME and CR4 and returns early), and L1 dies.
+         */
+        if ((st->control.efer & EFER_LME) && !(st->control.cr0 & CR0_PG) &&
+            !(st->control.cr4 & CR4_PAE)) {
+            st->control.efer &= ~EFER_LME;
+        }
         break;
     case 6:
         /* A segment's attributes, and a limit. */
