@@ -457,6 +457,11 @@ if [ -z "$LAB_REEVAL" ] && [ "$BENCH" = 0 ]; then
         [ "$DRIVER_DONE" = 0 ] || break
         [ $(( $(date +%s) - T0 )) -lt "$LAB_TIMEOUT" ] || break
         boot_l1 driver
+        # (an L1 that died in the driver's tests is a retry as well)
+        if [ -n "$L1_FAIL" ]; then
+            RETRIES=$((RETRIES + 1))
+            echo "LAB driver retry reason=$L1_FAIL log=$RELLOGS/l1-boot$L1_BOOTS.console"
+        fi
     done
 fi
 MAX_BOOTS=$(( L1_BOOTS + ${#RUNS[@]} + 3 * LAB_RETRIES ))
