@@ -10,7 +10,8 @@
  *
  * REVIRT_FUZZ_SEED=N replays a seed (with the same thread interleaving
  * only by luck: the calls each thread makes follow from the seed);
- * REVIRT_FUZZ_CALLS=N sets the calls per thread.  The seed, the count of
+ * REVIRT_FUZZ_CALLS=N sets the steps per thread (a step makes a call or
+ * a few).  The seed, the count of
  * calls and each call's outcomes are printed.
  *
  * Copyright (c) 2026 The revirt developers
@@ -26,7 +27,7 @@
 #include "rk-test.h"
 
 #define NR_THREADS      4
-#define CALLS_PER_THREAD 5000
+#define STEPS_PER_THREAD 5000
 #define NR_VMS          3
 #define NR_VCPUS        6           /* slots, over all VMs */
 #define NR_RUN_AREAS    32
@@ -723,7 +724,7 @@ static void *fuzz_thread(void *opaque)
     Thread *th = opaque;
     int n = atoi(g_getenv("REVIRT_FUZZ_CALLS") ?: "0");
 
-    for (int i = 0; i < (n > 0 ? n : CALLS_PER_THREAD); i++) {
+    for (int i = 0; i < (n > 0 ? n : STEPS_PER_THREAD); i++) {
         switch (rnd(th, 20)) {
         case 0:
         case 1:
