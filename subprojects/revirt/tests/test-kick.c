@@ -163,7 +163,7 @@ static unsigned hammers_stop(Hammer *h, gint *stop)
     g_atomic_int_set(stop, 1);
     for (int i = 0; i < NR_HAMMERS; i++) {
         pthread_join(h[i].thread, NULL);
-        g_assert_cmpint(h[i].bad, ==, 0);
+        g_assert(h[i].bad == 0);
         kicks += h[i].kicks;
     }
     return kicks;
@@ -190,7 +190,7 @@ static void test_kick_concurrent(void)
     }
     kicks = hammers_stop(h, &stop);
     g_test_message("500 runs, %u kicks from %d threads", kicks, NR_HAMMERS);
-    g_assert_cmpuint(kicks, >=, 500);
+    g_assert(kicks >= 500);
 
     run_with_kick(&t, 10);
     start = g_get_monotonic_time();
@@ -220,7 +220,7 @@ static void test_kick_while_closing(void)
     for (int i = 0; i < NR_HAMMERS; i++) {
         closed += h[i].closed;
     }
-    g_assert_cmpuint(closed, >, 0);
+    g_assert(closed > 0);
 
     /* The id is free again, and the VM works. */
     rk_test_free(t.run, t.caps.run_area_size);
