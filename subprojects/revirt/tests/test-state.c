@@ -100,6 +100,21 @@ static void test_round_trip(void)
     rk_test_vm_destroy(&t);
 }
 
+/* How far the vCPU's TSC runs on in @ms milliseconds; leaves it in @st. */
+static uint64_t tsc_ticks(RkTestVm *t, struct revirt_vcpu_state *st,
+                          unsigned ms)
+{
+    uint64_t before;
+
+    st->classes = REVIRT_STATE_TSC;
+    g_assert(rk_call(t->vcpu, REVIRT_GET_STATE, st) == 0);
+    before = st->tsc;
+    g_usleep(ms * 1000);
+    g_assert(rk_call(t->vcpu, REVIRT_GET_STATE, st) == 0);
+    g_assert(st->tsc > before);
+    return st->tsc - before;
+}
+
 /*
  * The TSC runs, and a set lands where it was set.  PVM hosts accept guest
  * TSC writes but ignore them; the test says so and skips that check there.
@@ -112,12 +127,7 @@ static void test_tsc(void)
     RkTestVm t;
 
     rk_test_vm_init(&t);
-    st->classes = REVIRT_STATE_TSC;
-    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
-    before = st->tsc;
-    g_usleep(10 * 1000);
-    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
-    g_assert(st->tsc > before);
+    tsc_ticks(&t, st, 10);
     before = st->tsc;
 
     st->tsc = target;
@@ -142,17 +152,11 @@ static void test_tsc(void)
 static void test_tsc_soon_after_create(void)
 {
     struct revirt_vcpu_state *st = g_new0(struct revirt_vcpu_state, 1);
-    uint64_t before, per_100ms, target;
+    uint64_t per_100ms, target;
     RkTestVm t;
 
     rk_test_vm_init(&t);
-    st->classes = REVIRT_STATE_TSC;
-    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
-    before = st->tsc;
-    g_usleep(100 * 1000);
-    g_assert(rk_call(t.vcpu, REVIRT_GET_STATE, st) == 0);
-    per_100ms = st->tsc - before;
-    g_assert(per_100ms > 0);
+    per_100ms = tsc_ticks(&t, st, 100);
 
     /* 400 ms ahead: well inside KVM's one-second window */
     target = st->tsc + 4 * per_100ms;
