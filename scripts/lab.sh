@@ -42,12 +42,13 @@ L0_CPU=${L0_CPU:-qemu64,+svm,+npt}
 # hangs L2 under kvm,kernel-irqchip=off as under revirt; with one, 20 of 20
 # revirt -smp 2 boots passed.
 L1_SMP=${L1_SMP:-1}
-# The driver's tests run in an L1 of their own, with XSAVE (so its XSAVE
-# state is tested on real SVM).  The L2 runs keep L0_CPU without it: with
-# XSAVE in L0, L2 Linux finds inconsistent XSAVE sizes (a WARNING, then no
-# XSAVE) under kvm,kernel-irqchip=off as under revirt, and a -smp 4 L2's
-# init died of a bad rt_sigreturn frame under kvm,kernel-irqchip=off.
-L0_CPU_DRIVER=${L0_CPU_DRIVER:-$L0_CPU,+xsave,+xsaveopt,+avx}
+# The driver's tests run in an L1 of their own, with XSAVE and RDTSCP (so
+# the XSAVE state and TSC_AUX are tested on real SVM).  The L2 runs keep
+# L0_CPU without them: with XSAVE in L0, L2 Linux finds inconsistent XSAVE
+# sizes (a WARNING, then no XSAVE) under kvm,kernel-irqchip=off as under
+# revirt, and a -smp 4 L2's init died of a bad rt_sigreturn frame under
+# kvm,kernel-irqchip=off.
+L0_CPU_DRIVER=${L0_CPU_DRIVER:-$L0_CPU,+xsave,+xsaveopt,+avx,+rdtscp}
 L1_MEM=${L1_MEM:-4G}
 L1_APPEND=${L1_APPEND:-}
 L2_MEM=${L2_MEM:-512}

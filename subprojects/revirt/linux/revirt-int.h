@@ -52,6 +52,21 @@ struct revirt_vm {
 	void *arch;			/* the backend's (NPT root, ...) */
 };
 
+#define REVIRT_MTRR_FIXED	11	/* fixed-range MTRRs */
+#define REVIRT_MTRR_VAR		8	/* variable-range MTRR pairs */
+#define REVIRT_MCE_BANKS	32	/* machine-check banks offered */
+
+/* The MSRs kept in software (revirt-msr.c). */
+struct revirt_msr_state {
+	u64 mtrr_def_type;
+	u64 mtrr_fixed[REVIRT_MTRR_FIXED];
+	u64 mtrr_var[2 * REVIRT_MTRR_VAR];	/* base, mask, base, ... */
+	u64 misc_enable;
+	u64 tsc_aux;
+	u64 mcg_cap, mcg_status, mcg_ctl;
+	u64 mce_banks[4 * REVIRT_MCE_BANKS];	/* CTL STATUS ADDR MISC */
+};
+
 /* Events the VMM made pending and the guest has not taken yet. */
 struct revirt_pending {
 	bool extint;
@@ -94,6 +109,7 @@ struct revirt_vcpu {
 	u64 xcr0;			/* the guest's XCR0 */
 	u64 xcr0_mask;			/* the XCR0 bits it may set */
 	u64 apic_base;
+	struct revirt_msr_state msr;
 	struct fpu_guest fpu;
 	u64 gpr[16];			/* by encoding: RAX RCX RDX RBX RSP ... */
 	void *arch;			/* the backend's (VMCB, ...) */
@@ -208,9 +224,19 @@ static inline bool revirt_xcr0_host(struct revirt_vcpu *v, u64 loaded)
 	return true;
 }
 
+/* revirt-msr.c: MTRRs, MISC_ENABLE, TSC_AUX, machine check. */
+bool revirt_has_tsc_aux(void);
+void revirt_msr_indices(struct revirt_msr_index_list *l);
+void revirt_msr_vcpu_init(struct revirt_vcpu *v);
+bool revirt_msr_kept(struct revirt_vcpu *v, u32 index);
+int revirt_msr_get(struct revirt_vcpu *v, u32 index, u64 *value, bool guest);
+int revirt_msr_set(struct revirt_vcpu *v, u32 index, u64 value, bool guest);
+
 /* revirt-main.c */
 u64 revirt_state_classes(void);
 extern const struct revirt_arch_ops *revirt_arch;
 int revirt_get_supported_cpuid(struct revirt_cpuid_table *t);
+struct revirt_cpuid_entry *revirt_cpuid_find(struct revirt_cpuid_table *t,
+					     u32 fn, u32 idx);
 
 #endif /* REVIRT_INT_H */

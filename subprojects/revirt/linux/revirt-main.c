@@ -22,9 +22,9 @@ const struct revirt_arch_ops *revirt_arch = &revirt_svm_ops;
 static int revirt_cpuhp_state;
 
 /*
- * CPUID bits a guest may see: those the hardware runs for it without help
- * (no x2APIC, MTRR or machine check: the module does not emulate their
- * state), by leaf and register.  XSAVE, AVX and leaf 0xD come with
+ * CPUID bits a guest may see: those the hardware runs for it and those
+ * whose MSRs revirt-msr.c keeps (MTRR, MCE, MCA, RDTSCP's TSC_AUX); no
+ * x2APIC.  By leaf and register.  XSAVE, AVX and leaf 0xD come with
  * REVIRT_FEATURE_XSAVE (revirt-xsave.c).
  */
 struct revirt_cpuid_allow {
@@ -34,16 +34,17 @@ struct revirt_cpuid_allow {
 
 #define ALL 0xffffffffu
 static const struct revirt_cpuid_allow revirt_cpuid_allowed[] = {
-	/* EDX: FPU VME DE PSE TSC MSR PAE CX8 APIC SEP PGE CMOV PAT PSE36
-	 * CLFSH MMX FXSR SSE SSE2 HTT; ECX: SSE3 PCLMUL SSSE3 CX16 SSE4.1
-	 * SSE4.2 MOVBE POPCNT AES RDRAND.  EBX: APIC id and counts. */
-	{ 1, ALL, ALL, 0x42d82203, 0x178bab7f },
+	/* EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA
+	 * CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2 HTT; ECX: SSE3 PCLMUL
+	 * SSSE3 CX16 SSE4.1 SSE4.2 MOVBE POPCNT AES RDRAND.  EBX: APIC id
+	 * and counts. */
+	{ 1, ALL, ALL, 0x42d82203, 0x178bfbff },
 	/* EBX: FSGSBASE BMI1 SMEP BMI2 ERMS RDSEED ADX SMAP CLFLUSHOPT SHA */
 	{ 7, 0, 0x209c0389, 0, 0 },
 	{ 0x80000000, ALL, ALL, ALL, ALL },
 	/* ECX: LAHF ABM SSE4A MISALIGNSSE PREFETCHW; EDX: as leaf 1 plus
-	 * SYSCALL NX MMXEXT FFXSR 1G pages LM, less RDTSCP */
-	{ 0x80000001, ALL, 0, 0x000001e1, 0x27d3ab7f },
+	 * SYSCALL NX MMXEXT FFXSR 1G pages RDTSCP LM */
+	{ 0x80000001, ALL, 0, 0x000001e1, 0x2fd3fbff },
 	{ 0x80000002, ALL, ALL, ALL, ALL },
 	{ 0x80000003, ALL, ALL, ALL, ALL },
 	{ 0x80000004, ALL, ALL, ALL, ALL },
@@ -97,6 +98,22 @@ int revirt_get_supported_cpuid(struct revirt_cpuid_table *t)
 				 max_ext);
 	revirt_xsave_supported_cpuid(t);
 	return 0;
+}
+
+/* A CPUID table's entry for leaf fn, sub-leaf idx, or NULL. */
+struct revirt_cpuid_entry *revirt_cpuid_find(struct revirt_cpuid_table *t,
+					     u32 fn, u32 idx)
+{
+	u32 i;
+
+	for (i = 0; i < t->count && i < REVIRT_MAX_CPUID_ENTRIES; i++) {
+		struct revirt_cpuid_entry *e = &t->entries[i];
+
+		if (e->function == fn &&
+		    (!(e->flags & REVIRT_CPUID_FLAG_INDEXED) || e->index == idx))
+			return e;
+	}
+	return NULL;
 }
 
 /* The backend's classes, and the FPU, which the common code does. */

@@ -251,6 +251,7 @@ void revirt_svm_msr_indices(struct revirt_msr_index_list *l)
 {
 	l->count = ARRAY_SIZE(svm_msrs);
 	memcpy(l->indices, svm_msrs, sizeof(svm_msrs));
+	revirt_msr_indices(l);
 }
 
 /* Where the VMCB keeps an MSR, NULL if it does not. */
@@ -272,11 +273,15 @@ static u64 *svm_msr_slot(struct vmcb_save_area *sa, u32 index)
 	}
 }
 
-int revirt_svm_msr_get(struct revirt_vcpu *v, u32 index, u64 *value)
+int revirt_svm_msr_get(struct revirt_vcpu *v, u32 index, u64 *value,
+		       bool guest)
 {
 	struct vmcb_save_area *sa = &to_svm(v)->vmcb->save;
 	u64 *slot = svm_msr_slot(sa, index);
+	int r = revirt_msr_get(v, index, value, guest);
 
+	if (r != -ENOENT)
+		return r;
 	if (slot) {
 		*value = *slot;
 		return 0;
@@ -310,7 +315,10 @@ int revirt_svm_msr_set(struct revirt_vcpu *v, u32 index, u64 value,
 {
 	struct vmcb *vmcb = to_svm(v)->vmcb;
 	u64 *slot = svm_msr_slot(&vmcb->save, index);
+	int r = revirt_msr_set(v, index, value, guest);
 
+	if (r != -ENOENT)
+		return r;
 	if (slot) {
 		*slot = value;
 		return 0;
@@ -339,15 +347,18 @@ static bool svm_msr_listed(u32 index)
 	return false;
 }
 
-static int msrs_check(const struct revirt_msrs *m)
+/* Listed, or a machine-check bank of this vCPU (the ABI implies them). */
+static int msrs_check(struct revirt_vcpu *v, const struct revirt_msrs *m)
 {
-	u32 i;
+	u32 i, index;
 
 	if (m->count > REVIRT_MAX_STATE_MSRS)
 		return -EINVAL;
-	for (i = 0; i < m->count; i++)
-		if (!svm_msr_listed(m->entries[i].index))
+	for (i = 0; i < m->count; i++) {
+		index = m->entries[i].index;
+		if (!svm_msr_listed(index) && !revirt_msr_kept(v, index))
 			return -EINVAL;
+	}
 	return 0;
 }
 
@@ -366,7 +377,7 @@ int revirt_svm_get_state(struct revirt_vcpu *v, struct revirt_vcpu_state *st)
 	struct vmcb_save_area *sa = &s->vmcb->save;
 	u32 i;
 
-	if ((st->classes & REVIRT_STATE_MSRS) && msrs_check(&st->msrs))
+	if ((st->classes & REVIRT_STATE_MSRS) && msrs_check(v, &st->msrs))
 		return -EINVAL;
 	if (st->classes & REVIRT_STATE_REGS)
 		get_regs(v, &st->regs);
@@ -389,7 +400,7 @@ int revirt_svm_get_state(struct revirt_vcpu *v, struct revirt_vcpu_state *st)
 	if (st->classes & REVIRT_STATE_MSRS)
 		for (i = 0; i < st->msrs.count; i++)
 			revirt_svm_msr_get(v, st->msrs.entries[i].index,
-					   &st->msrs.entries[i].value);
+					   &st->msrs.entries[i].value, false);
 	return 0;
 }
 
@@ -426,7 +437,7 @@ static int set_debugregs(struct revirt_vcpu *v,
 static int set_msrs(struct revirt_vcpu *v, const struct revirt_msrs *m)
 {
 	u32 i;
-	int r = msrs_check(m);
+	int r = msrs_check(v, m);
 
 	for (i = 0; !r && i < m->count; i++)
 		r = revirt_svm_msr_set(v, m->entries[i].index,

@@ -21,7 +21,8 @@ int revirt_svm_set_state(struct revirt_vcpu *v,
 			 const struct revirt_vcpu_state *st);
 void revirt_svm_msr_indices(struct revirt_msr_index_list *l);
 /* 0, or -EINVAL for an MSR the guest gets #GP for. */
-int revirt_svm_msr_get(struct revirt_vcpu *v, u32 index, u64 *value);
+int revirt_svm_msr_get(struct revirt_vcpu *v, u32 index, u64 *value,
+		       bool guest);
 int revirt_svm_msr_set(struct revirt_vcpu *v, u32 index, u64 value,
 		       bool guest);
 

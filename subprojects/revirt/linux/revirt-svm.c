@@ -29,6 +29,7 @@
 struct revirt_svm_cpu {
 	struct page *hsave;	/* MSR_VM_HSAVE_PA: VMRUN's host save area */
 	struct page *host_save;	/* VMSAVE/VMLOAD of the host's FS, GS, TR... */
+	u64 host_tsc_aux;	/* the kernel's (the CPU number), for RDTSCP */
 	bool on;
 };
 
@@ -131,6 +132,8 @@ static int svm_cpu_on(unsigned int cpu)
 		svm_cpu_free(c);
 		return -ENOMEM;
 	}
+	if (revirt_has_tsc_aux())
+		rdmsrl(MSR_TSC_AUX, c->host_tsc_aux);
 	wrmsrl(MSR_EFER, efer | EFER_SVME);
 	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(c->hsave));
 	c->on = true;
@@ -166,8 +169,8 @@ static const int svm_intercepts[] = {
 	INTERCEPT_INVLPGA, INTERCEPT_IOIO_PROT, INTERCEPT_MSR_PROT,
 	INTERCEPT_SHUTDOWN, INTERCEPT_VMRUN, INTERCEPT_VMMCALL,
 	INTERCEPT_VMLOAD, INTERCEPT_VMSAVE, INTERCEPT_STGI, INTERCEPT_CLGI,
-	INTERCEPT_SKINIT, INTERCEPT_RDTSCP, INTERCEPT_MONITOR,
-	INTERCEPT_MWAIT, INTERCEPT_XSETBV,
+	INTERCEPT_SKINIT, INTERCEPT_MONITOR, INTERCEPT_MWAIT,
+	INTERCEPT_XSETBV,
 };
 
 static void svm_vmcb_init(struct revirt_vcpu *v)
@@ -178,6 +181,8 @@ static void svm_vmcb_init(struct revirt_vcpu *v)
 
 	for (i = 0; i < ARRAY_SIZE(svm_intercepts); i++)
 		svm_intercept(s->vmcb, svm_intercepts[i], true);
+	/* RDTSCP runs in the guest with its TSC_AUX, else it is #UD. */
+	svm_intercept(s->vmcb, INTERCEPT_RDTSCP, !revirt_has_tsc_aux());
 	c->iopm_base_pa = page_to_phys(revirt_iopm);
 	c->msrpm_base_pa = page_to_phys(revirt_msrpm);
 	c->asid = s->asid;
@@ -353,7 +358,7 @@ static void svm_enter(struct revirt_vcpu *v)
 	struct revirt_svm_vcpu *s = to_svm(v);
 	struct vmcb *vmcb = s->vmcb;
 	struct svm_host_dr hdr;
-	bool xcr0_moved;
+	bool xcr0_moved, tsc_aux;
 	u64 xcr0;
 
 	svm_prepare_tlb(v);
@@ -365,10 +370,19 @@ static void svm_enter(struct revirt_vcpu *v)
 
 	svm_clgi();
 	xcr0 = revirt_xcr0_guest(v, vmcb->save.cr4 & X86_CR4_OSXSAVE);
+	/*
+	 * TSC_AUX is the guest's for RDTSCP, the host's again before
+	 * anything on this CPU can read it (getcpu in user space).
+	 */
+	tsc_aux = revirt_has_tsc_aux() && v->msr.tsc_aux != c->host_tsc_aux;
+	if (tsc_aux)
+		wrmsrl(MSR_TSC_AUX, v->msr.tsc_aux);
 	svm_vmsave(page_to_phys(c->host_save));
 	raw_local_irq_enable();
 	revirt_svm_vmrun(v->gpr, s->vmcb_pa, page_to_phys(c->host_save));
 	raw_local_irq_disable();
+	if (tsc_aux)
+		wrmsrl(MSR_TSC_AUX, c->host_tsc_aux);
 	xcr0_moved = revirt_xcr0_host(v, xcr0);
 	svm_stgi();
 
@@ -456,20 +470,11 @@ static void svm_skip(struct revirt_vcpu *v, unsigned int len)
 static void svm_cpuid(struct revirt_vcpu *v)
 {
 	u32 fn = v->gpr[0], idx = v->gpr[1];
-	struct revirt_cpuid_entry *e, none = { 0 }, out;
-	u32 i;
+	struct revirt_cpuid_entry *e, out = { 0 };
 
-	e = &none;
-	for (i = 0; v->cpuid && i < v->cpuid->count; i++) {
-		struct revirt_cpuid_entry *c = &v->cpuid->entries[i];
-
-		if (c->function == fn &&
-		    (!(c->flags & REVIRT_CPUID_FLAG_INDEXED) || c->index == idx)) {
-			e = c;
-			break;
-		}
-	}
-	out = *e;
+	e = v->cpuid ? revirt_cpuid_find(v->cpuid, fn, idx) : NULL;
+	if (e)
+		out = *e;
 	revirt_xsave_cpuid_fixup(v, fn, idx, to_svm(v)->vmcb->save.cr4, &out);
 	v->gpr[0] = out.eax;
 	v->gpr[3] = out.ebx;
@@ -487,7 +492,7 @@ static void svm_msr(struct revirt_vcpu *v, bool write)
 	if (write) {
 		r = revirt_svm_msr_set(v, index, value, true);
 	} else {
-		r = revirt_svm_msr_get(v, index, &value);
+		r = revirt_svm_msr_get(v, index, &value, true);
 		if (!r) {
 			v->gpr[0] = (u32)value;
 			v->gpr[2] = value >> 32;

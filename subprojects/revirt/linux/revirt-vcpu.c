@@ -682,6 +682,7 @@ static struct revirt_vcpu *revirt_vcpu_alloc(struct revirt_vm *vm,
 	v->cpu = -1;
 	mutex_init(&v->run_lock);
 	revirt_xsave_vcpu_init(v);
+	revirt_msr_vcpu_init(v);
 	if (!fpu_alloc_guest_fpstate(&v->fpu)) {
 		kfree(v);
 		return ERR_PTR(-ENOMEM);

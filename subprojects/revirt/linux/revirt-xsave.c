@@ -104,21 +104,6 @@ u32 revirt_xsave_caps_size(void)
 		   revirt_xsave_size(revirt_xcr0_supported));
 }
 
-static struct revirt_cpuid_entry *cpuid_find(struct revirt_cpuid_table *t,
-					     u32 fn, u32 idx)
-{
-	u32 i;
-
-	for (i = 0; i < t->count && i < REVIRT_MAX_CPUID_ENTRIES; i++) {
-		struct revirt_cpuid_entry *e = &t->entries[i];
-
-		if (e->function == fn &&
-		    (!(e->flags & REVIRT_CPUID_FLAG_INDEXED) || e->index == idx))
-			return e;
-	}
-	return NULL;
-}
-
 static void cpuid_append(struct revirt_cpuid_table *t, u32 fn, u32 idx,
 			 u32 eax, u32 ebx, u32 ecx, u32 edx)
 {
@@ -145,7 +130,7 @@ void revirt_xsave_supported_cpuid(struct revirt_cpuid_table *t)
 
 	if (!revirt_xcr0_supported)
 		return;
-	e = cpuid_find(t, 1, 0);
+	e = revirt_cpuid_find(t, 1, 0);
 	if (e) {
 		u32 want = CPUID_1_ECX_XSAVE;
 
@@ -154,7 +139,7 @@ void revirt_xsave_supported_cpuid(struct revirt_cpuid_table *t)
 				CPUID_1_ECX_F16C;
 		e->ecx |= cpuid_ecx(1) & want;
 	}
-	e = cpuid_find(t, 7, 0);
+	e = revirt_cpuid_find(t, 7, 0);
 	if (e && (revirt_xcr0_supported & XFEATURE_MASK_YMM))
 		e->ebx |= cpuid_ebx(7) & CPUID_7_EBX_AVX2;
 
@@ -218,12 +203,21 @@ void revirt_xsave_vcpu_init(struct revirt_vcpu *v)
 /* SET_CPUID: the mask is the new table's leaf 0xD (x87 at least). */
 void revirt_xsave_set_cpuid(struct revirt_vcpu *v)
 {
-	struct revirt_cpuid_entry *e = cpuid_find(v->cpuid, 0xd, 0);
+	struct revirt_cpuid_entry *e = revirt_cpuid_find(v->cpuid, 0xd, 0);
 	u64 bits = e ? ((u64)e->edx << 32) | e->eax : 0;
 
 	v->xcr0_mask = (bits & revirt_xcr0_supported) | XFEATURE_MASK_FP;
 	if (!revirt_xcr0_valid(v->xcr0, v->xcr0_mask))
 		v->xcr0 = XFEATURE_MASK_FP;
+}
+
+/*
+ * The components a vCPU's area holds: x87 and SSE, which every x86-64 CPU
+ * has (FXSAVE saves them), and those of its XCR0 mask.
+ */
+static u64 revirt_area_mask(struct revirt_vcpu *v)
+{
+	return v->xcr0_mask | XFEATURE_MASK_FPSSE;
 }
 
 /*
@@ -278,7 +272,7 @@ static void revirt_legacy_init(u8 *area)
 	set_xstate_bv(area, bv | XFEATURE_MASK_FPSSE);
 }
 
-/* Load a standard-format area (XSTATE_BV within v->xcr0_mask). */
+/* Load a standard-format area (XSTATE_BV within revirt_area_mask()). */
 static int revirt_fpstate_set(struct revirt_vcpu *v, u8 *area,
 			      const u8 *cur)
 {
@@ -290,8 +284,7 @@ static int revirt_fpstate_set(struct revirt_vcpu *v, u8 *area,
 	/* The software-available bytes of the FXSAVE region hold nothing. */
 	memset(area + FX_XMM_END, 0, REVIRT_XSAVE_LEGACY - FX_XMM_END);
 	return fpu_copy_uabi_to_guest_fpstate(&v->fpu, area,
-					      v->xcr0_mask | XFEATURE_MASK_FPSSE,
-					      &pkru);
+					      revirt_area_mask(v), &pkru);
 }
 
 /*
@@ -316,7 +309,7 @@ int revirt_fpu_set(struct revirt_vcpu *v, const struct revirt_fpu *f)
 	u8 *cur, *buf;
 	int r = -ENOMEM;
 
-	cur = revirt_fpstate_get(v, v->xcr0_mask, &len);
+	cur = revirt_fpstate_get(v, revirt_area_mask(v), &len);
 	buf = kvzalloc(len, GFP_KERNEL_ACCOUNT);
 	if (cur && buf) {
 		memcpy(buf, cur, len);
@@ -342,7 +335,7 @@ static int revirt_xsave_check(const struct revirt_xsave *x)
 static int revirt_xsave_get(struct revirt_vcpu *v, struct revirt_xsave *x)
 {
 	unsigned int len;
-	u8 *buf = revirt_fpstate_get(v, v->xcr0_mask, &len);
+	u8 *buf = revirt_fpstate_get(v, revirt_area_mask(v), &len);
 	u32 end = revirt_xsave_size(v->xcr0_mask);
 	int r = 0;
 
@@ -351,7 +344,7 @@ static int revirt_xsave_get(struct revirt_vcpu *v, struct revirt_xsave *x)
 	/* XSAVE writes nothing else: no software bytes, no other state. */
 	memset(buf + FX_XMM_END, 0, REVIRT_XSAVE_LEGACY - FX_XMM_END);
 	memset(buf + REVIRT_XSAVE_HDR + 8, 0, REVIRT_XSAVE_HDR_SIZE - 8);
-	set_xstate_bv(buf, xstate_bv(buf) & v->xcr0_mask);
+	set_xstate_bv(buf, xstate_bv(buf) & revirt_area_mask(v));
 	memset(buf + end, 0, len - end);
 	if (copy_to_user(u64_to_user_ptr(x->area), buf, x->size))
 		r = -EFAULT;
@@ -369,7 +362,7 @@ static int revirt_xsave_set(struct revirt_vcpu *v,
 	int r = -ENOMEM;
 	int i;
 
-	cur = revirt_fpstate_get(v, v->xcr0_mask, &len);
+	cur = revirt_fpstate_get(v, revirt_area_mask(v), &len);
 	if (!cur)
 		goto out;
 	buf = kvzalloc(len, GFP_KERNEL_ACCOUNT);
@@ -380,7 +373,7 @@ static int revirt_xsave_set(struct revirt_vcpu *v,
 		goto out;
 	r = -EINVAL;
 	if (!revirt_xcr0_valid(x->xcr0, v->xcr0_mask) ||
-	    (xstate_bv(buf) & ~v->xcr0_mask))
+	    (xstate_bv(buf) & ~revirt_area_mask(v)))
 		goto out;
 	for (i = 8; i < REVIRT_XSAVE_HDR_SIZE; i++)
 		if (buf[REVIRT_XSAVE_HDR + i])

@@ -475,6 +475,60 @@ static void test_xsave(void)
     rk_test_vm_destroy(&t);
 }
 
+/*
+ * A CPU model without XSAVE still has SSE: the area carries MXCSR and the
+ * XMM registers both ways (QEMU's savevm of a qemu64 guest goes through it).
+ */
+static void test_xsave_without_cpuid_xsave(void)
+{
+    g_autofree struct revirt_cpuid_table *cpuid =
+        g_new0(struct revirt_cpuid_table, 1);
+    g_autofree struct revirt_vcpu_state *st = NULL;
+    struct revirt_xsave x = { 0 };
+    g_autofree uint8_t *area = NULL;
+    const uint32_t mxcsr = 0x9fc0;
+    uint64_t xstate_bv;
+    RkTestVm t;
+
+    rk_test_vm_init(&t);
+    if (!(t.caps.features & REVIRT_FEATURE_XSAVE)) {
+        g_test_skip("the driver reports no REVIRT_FEATURE_XSAVE");
+        rk_test_vm_destroy(&t);
+        return;
+    }
+    /* Leaf 1 with FXSR, SSE and SSE2 only: no XSAVE, no leaf 0xD. */
+    cpuid->count = 1;
+    cpuid->entries[0].function = 1;
+    cpuid->entries[0].edx = (1u << 24) | (1u << 25) | (1u << 26);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_CPUID, cpuid) == 0);
+
+    st = get(&t, REVIRT_STATE_FPU);
+    memcpy(st->fpu.fxsave + 24, &mxcsr, sizeof(mxcsr));
+    for (int i = 0; i < 16; i++) {
+        st->fpu.fxsave[160 + i] = 0xc0 + i;     /* XMM0 */
+    }
+    set(&t, st, REVIRT_STATE_FPU);
+
+    area = g_malloc0(t.caps.xsave_size);
+    x.area = (uintptr_t)area;
+    x.size = t.caps.xsave_size;
+    g_assert(rk_call(t.vcpu, REVIRT_GET_XSAVE, &x) == 0);
+    memcpy(&xstate_bv, area + 512, sizeof(xstate_bv));
+    g_assert(xstate_bv & 2);
+    g_assert(!memcmp(area + 24, &mxcsr, sizeof(mxcsr)));
+    g_assert(!memcmp(area + 160, st->fpu.fxsave + 160, 16));
+
+    /* Back through SET_XSAVE after a change: the FPU class sees it. */
+    memset(st->fpu.fxsave, 0, sizeof(st->fpu.fxsave));
+    set(&t, st, REVIRT_STATE_FPU);
+    g_assert(rk_call(t.vcpu, REVIRT_SET_XSAVE, &x) == 0);
+    g_free(st);
+    st = get(&t, REVIRT_STATE_FPU);
+    g_assert(!memcmp(st->fpu.fxsave + 24, &mxcsr, sizeof(mxcsr)));
+    g_assert(!memcmp(st->fpu.fxsave + 160, area + 160, 16));
+    rk_test_vm_destroy(&t);
+}
+
 int main(int argc, char **argv)
 {
     if (!rk_test_init(&argc, &argv)) {
@@ -489,5 +543,7 @@ int main(int argc, char **argv)
     g_test_add_func("/revirt-kvm/state/mce", test_mce);
     g_test_add_func("/revirt-kvm/state/mce-after-run", test_mce_after_run);
     g_test_add_func("/revirt-kvm/state/xsave", test_xsave);
+    g_test_add_func("/revirt-kvm/state/xsave-without-cpuid-xsave",
+                    test_xsave_without_cpuid_xsave);
     return g_test_run();
 }

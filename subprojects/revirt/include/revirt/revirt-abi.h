@@ -638,9 +638,10 @@ struct revirt_vcpu_state {
  * size for every component the driver supports; bytes past the last
  * component are 0 on GET and ignored on SET.
  *
- * The components the vCPU may hold are those of its XCR0 mask: the bits of
- * CPUID.(EAX=0DH,ECX=0):EDX:EAX in the table given with REVIRT_SET_CPUID
- * (before that call, in the supported table).
+ * The components the vCPU may hold are x87 and SSE (bits 0 and 1), which
+ * every vCPU has, XSAVE in its CPUID or not, and those of its XCR0 mask:
+ * the bits of CPUID.(EAX=0DH,ECX=0):EDX:EAX in the table given with
+ * REVIRT_SET_CPUID (before that call, in the supported table).
  *
  * XSTATE_BV bit i says whether component i is in the area.  A component's
  * initial state is the one after reset: all zeros, except FCW = 0x037f for
@@ -679,9 +680,9 @@ struct revirt_xsave {
  * 6 and 7 all or none and with bit 2, bits 17 and 18 both or neither.
  *   -ENOTSUP without FEATURE_XSAVE
  *   -EINVAL  size is not caps.xsave_size, flags or reserved not 0, an
- *            invalid XCR0, XSTATE_BV bits outside the XCR0 mask, XCOMP_BV
- *            or the reserved header bytes not 0, or an MXCSR with reserved
- *            bits set; nothing is changed
+ *            invalid XCR0, XSTATE_BV bits of components the vCPU does not
+ *            hold, XCOMP_BV or the reserved header bytes not 0, or an
+ *            MXCSR with reserved bits set; nothing is changed
  *   -EFAULT  the area cannot be read or written
  *   -EBUSY   the vCPU is in REVIRT_RUN in another thread
  */
