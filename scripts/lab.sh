@@ -286,23 +286,38 @@ RETRIES=0
 # boot_l1: one L1 boot over the pending runs; marks the finished ones done
 # and returns the reason L1 stopped early in L1_FAIL ("" if it finished).
 # boot_l1 driver: the same, for the driver's tests alone, on L0_CPU_DRIVER.
+# run_native RUN: 1 if RUN is on revirt.ko, else 0.
+run_native() {
+    case ${C_ACCEL[${RUN_CASE[$1]}]} in *driver=native*) echo 1 ;; *) echo 0 ;; esac
+}
+
 boot_l1() {
-    local mode=${1:-runs} l0_cpu=$L0_CPU
+    local mode=${1:-runs} l0_cpu=$L0_CPU native=$NATIVE r
     L1_BOOTS=$((L1_BOOTS + 1))
     local k=$L1_BOOTS cfg=$W/l1cfg con out pidf
     con=$LOGS/l1-boot$k.console; out=$LOGS/l1-boot$k.l2out; pidf=$W/l0.pid
     SOCK=$W/l0-mon.sock
     rm -rf "$cfg" "$pidf" "$SOCK" "$W/l2.fifo"; mkdir -p "$cfg/etc"
     [ "$mode" = runs ] || l0_cpu=$L0_CPU_DRIVER
+    # A native set's kvm twins run in an L1 of their own, with kvm_amd: an
+    # L1 boot takes the runs of the kind of the first pending one.
+    if [ "$mode" = runs ] && [ "$NATIVE" = 1 ]; then
+        for r in "${RUNS[@]}"; do
+            [ "${RUN_STATE[$r]}" = pending ] || continue
+            native=$(run_native "$r")
+            break
+        done
+    fi
     for r in "${RUNS[@]}"; do
         [ "$mode" = runs ] || break
         [ "${RUN_STATE[$r]}" = pending ] || continue
+        [ "$NATIVE" = 0 ] || [ "$(run_native "$r")" = "$native" ] || continue
         local c=${RUN_CASE[$r]}
         echo "$r|${C_ACCEL[$c]}|${C_SMP[$c]}|${C_CPU[$c]}|${C_APP[$c]}"
     done > "$cfg/etc/runs"
     cat > "$cfg/etc/lab.conf" <<EOF
 DRIVER_TESTS=$([ "$mode" = driver ] && echo 1 || echo 0)
-DRIVER_NATIVE=$NATIVE
+DRIVER_NATIVE=$native
 L2_TIMEOUT=$L2_TIMEOUT
 L2_MEM=$L2_MEM
 L2_MEMMB=$L2_MEMMB
@@ -399,7 +414,6 @@ EOF
         [ -f "$LOGS/runs/$g.out" ] || continue
         sed -n 's/^\(CHECK .*\)$/0.000000 \1/p' "$LOGS/runs/$g.gdb" >> "$LOGS/runs/$g.out"
     done
-    local r
     while read -r r; do
         RUN_STATE[$r]=finished
         log "run $r finished in L1 boot $k ($(grep -o 'qemu_rc=.*' "$LOGS/runs/$r.out" | tail -1))"

@@ -238,5 +238,7 @@ extern const struct revirt_arch_ops *revirt_arch;
 int revirt_get_supported_cpuid(struct revirt_cpuid_table *t);
 struct revirt_cpuid_entry *revirt_cpuid_find(struct revirt_cpuid_table *t,
 					     u32 fn, u32 idx);
+u32 revirt_cpuid_guest(struct revirt_vcpu *v, u32 fn, u32 idx,
+		       struct revirt_cpuid_entry *out);
 
 #endif /* REVIRT_INT_H */

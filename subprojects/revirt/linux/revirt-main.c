@@ -116,6 +116,67 @@ struct revirt_cpuid_entry *revirt_cpuid_find(struct revirt_cpuid_table *t,
 	return NULL;
 }
 
+static bool cpuid_vendor_amd(const struct revirt_cpuid_entry *leaf0)
+{
+	/* "AuthenticAMD", "HygonGenuine" */
+	return (leaf0->ebx == 0x68747541 && leaf0->ecx == 0x444d4163 &&
+		leaf0->edx == 0x69746e65) ||
+	       (leaf0->ebx == 0x6f677948 && leaf0->ecx == 0x656e6975 &&
+		leaf0->edx == 0x6e65476e);
+}
+
+/*
+ * A leaf above the highest of its range on a CPU model that is not AMD's
+ * is the highest basic leaf, as Intel CPUs answer (and KVM): its fn, or
+ * fn itself.
+ */
+static u32 cpuid_in_range(struct revirt_cpuid_table *t, u32 fn)
+{
+	struct revirt_cpuid_entry *basic = revirt_cpuid_find(t, 0, 0);
+	struct revirt_cpuid_entry *range;
+
+	if (!basic || cpuid_vendor_amd(basic))
+		return fn;
+	if (fn >= 0x40000000 && fn <= 0x4fffffff)
+		range = revirt_cpuid_find(t, fn & 0xffffff00, 0);
+	else if (fn >= 0xc0000000)
+		range = revirt_cpuid_find(t, 0xc0000000, 0);
+	else
+		range = revirt_cpuid_find(t, fn & 0x80000000, 0);
+	return range && fn <= range->eax ? fn : basic->eax;
+}
+
+/*
+ * The guest's CPUID(fn, idx) from the vCPU's table, as KVM answers it: a
+ * leaf or sub-leaf the table lacks reads as zeros, except that leaves 0xB
+ * and 0x1F, once they exist, give every sub-leaf its number in ECX and the
+ * x2APIC id in EDX.  Returns the leaf answered (see cpuid_in_range()).
+ */
+u32 revirt_cpuid_guest(struct revirt_vcpu *v, u32 fn, u32 idx,
+		       struct revirt_cpuid_entry *out)
+{
+	struct revirt_cpuid_entry *e, *topology;
+
+	memset(out, 0, sizeof(*out));
+	if (!v->cpuid)
+		return fn;
+	e = revirt_cpuid_find(v->cpuid, fn, idx);
+	if (!e) {
+		fn = cpuid_in_range(v->cpuid, fn);
+		e = revirt_cpuid_find(v->cpuid, fn, idx);
+	}
+	if (e) {
+		*out = *e;
+	} else if (fn == 0xb || fn == 0x1f) {
+		topology = revirt_cpuid_find(v->cpuid, fn, 1);
+		if (topology) {
+			out->ecx = idx & 0xff;
+			out->edx = topology->edx;
+		}
+	}
+	return fn;
+}
+
 /* The backend's classes, and the FPU, which the common code does. */
 u64 revirt_state_classes(void)
 {

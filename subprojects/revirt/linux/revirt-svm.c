@@ -470,11 +470,9 @@ static void svm_skip(struct revirt_vcpu *v, unsigned int len)
 static void svm_cpuid(struct revirt_vcpu *v)
 {
 	u32 fn = v->gpr[0], idx = v->gpr[1];
-	struct revirt_cpuid_entry *e, out = { 0 };
+	struct revirt_cpuid_entry out;
 
-	e = v->cpuid ? revirt_cpuid_find(v->cpuid, fn, idx) : NULL;
-	if (e)
-		out = *e;
+	fn = revirt_cpuid_guest(v, fn, idx, &out);
 	revirt_xsave_cpuid_fixup(v, fn, idx, to_svm(v)->vmcb->save.cr4, &out);
 	v->gpr[0] = out.eax;
 	v->gpr[3] = out.ebx;
