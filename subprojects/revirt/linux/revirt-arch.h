@@ -66,6 +66,11 @@ struct revirt_arch_ops {
 	u64 (*seg_base)(struct revirt_vcpu *v, int seg);	/* ES CS SS DS FS GS */
 	void (*cpu_mode)(struct revirt_vcpu *v, struct revirt_cpu_mode *m);
 
+	/* v->debug changed: intercept what it needs, at the next entry. */
+	void (*set_guest_debug)(struct revirt_vcpu *v);
+	/* The DR7 in effect in the guest (the debugger's with HW_BP). */
+	u64 (*dr7)(struct revirt_vcpu *v);
+
 	u64 state_classes;	/* REVIRT_STATE_* get_state/set_state do */
 	/* The MSRs REVIRT_STATE_MSRS gets and sets. */
 	void (*msr_indices)(struct revirt_msr_index_list *l);

@@ -76,6 +76,17 @@ struct revirt_pending {
 	u8 exception_vector;
 	bool exception_has_error;
 	u32 exception_error;
+	/* The #BP of the guest's INT3 at RIP: delivered as if it ran. */
+	bool exception_int3;
+};
+
+/* REVIRT_SET_GUEST_DEBUG's setting, and what the debugger is owed. */
+struct revirt_debug {
+	u32 flags;			/* REVIRT_DEBUG_*; 0: off */
+	u64 dr[4];			/* with HW_BP */
+	u64 dr7;
+	bool step_done;		/* an emulated instruction ended the step */
+	bool int3_exit;		/* the last exit was a guest INT3 */
 };
 
 struct revirt_vcpu {
@@ -99,6 +110,7 @@ struct revirt_vcpu {
 		u64 next_rip;
 	} io;
 	struct revirt_pending pending;
+	struct revirt_debug debug;
 	/* The MMIO instruction being emulated, between its exits. */
 	struct revirt_mmio_pending {
 		bool active;		/* a read is out: complete at RUN */
@@ -124,6 +136,7 @@ enum revirt_exit_kind {
 	REVIRT_X_IRQ_WINDOW,
 	REVIRT_X_SHUTDOWN,
 	REVIRT_X_ENTRY_FAILED,
+	REVIRT_X_DEBUG,		/* a #DB or #BP the debugger intercepts */
 	REVIRT_X_UNHANDLED,	/* data[] says what */
 };
 
@@ -144,6 +157,10 @@ struct revirt_exit {
 			bool write;
 			bool fetch;
 		} npf;
+		struct {
+			u32 exception;
+			u64 pc, dr6, dr7;
+		} debug;
 		u64 data[4];
 	};
 };
@@ -168,6 +185,21 @@ int revirt_mmio_fault(struct revirt_vcpu *v, u64 gpa);
 int revirt_mmio_complete(struct revirt_vcpu *v);
 int revirt_guest_linear_rw(struct revirt_vcpu *v, u64 gla, void *buf,
 			   unsigned int len, bool write);
+
+/* revirt-debug.c: guest debugging, the parts no backend differs in. */
+int revirt_debug_set(struct revirt_vcpu *v, void __user *argp);
+bool revirt_debug_step_exit(struct revirt_vcpu *v);
+void revirt_debug_exit(struct revirt_vcpu *v, const struct revirt_exit *x);
+
+/*
+ * The driver emulated an instruction (moved RIP past it): while
+ * single-stepping that is the step, and RUN returns before the next entry.
+ */
+static inline void revirt_debug_insn_done(struct revirt_vcpu *v)
+{
+	if (v->debug.flags & REVIRT_DEBUG_SINGLESTEP)
+		v->debug.step_done = true;
+}
 
 /* revirt-vcpu.c */
 int revirt_vcpu_create(struct revirt_vm *vm, void __user *argp);

@@ -196,10 +196,12 @@ static int revirt_get_caps(void __user *argp)
 			 (1ull << REVIRT_EXIT_SHUTDOWN) |
 			 (1ull << REVIRT_EXIT_INTERRUPTED) |
 			 (1ull << REVIRT_EXIT_MMIO) |
-			 (1ull << REVIRT_EXIT_INTERNAL_ERROR),
+			 (1ull << REVIRT_EXIT_INTERNAL_ERROR) |
+			 (1ull << REVIRT_EXIT_DEBUG),
 		.features = REVIRT_FEATURE_READONLY_MEM |
 			    REVIRT_FEATURE_NOEXEC_MEM | REVIRT_FEATURE_NMI |
 			    REVIRT_FEATURE_DIRTY_LOG |
+			    REVIRT_FEATURE_GUEST_DEBUG |
 			    (revirt_xcr0_supported ? REVIRT_FEATURE_XSAVE : 0),
 		.xsave_size = revirt_xsave_caps_size(),
 	};

@@ -54,6 +54,8 @@ void revirt_svm_reset(struct revirt_vcpu *v)
 	sa->efer = EFER_SVME;		/* VMRUN wants it in the guest's EFER */
 	sa->dr6 = RESET_DR6;
 	sa->dr7 = RESET_DR7;
+	to_svm(v)->dr6 = RESET_DR6;
+	to_svm(v)->dr7 = RESET_DR7;
 	sa->g_pat = RESET_PAT;
 	memset(v->gpr, 0, sizeof(v->gpr));
 	v->gpr[2] = 0x600;		/* EDX: the processor signature */
@@ -227,6 +229,9 @@ static int set_events(struct revirt_vcpu *v, const struct revirt_events *e)
 		.extint = e->interrupt_pending,
 		.extint_vector = e->interrupt_vector,
 		.nmi = e->nmi_pending,
+		/* The INT3's #BP stays one as long as it is pending. */
+		.exception_int3 = p->exception_int3 && e->exception_pending &&
+				  e->exception_vector == 3,
 	};
 	s->nmi_masked = e->nmi_masked;
 	if (e->interrupt_shadow)
@@ -392,8 +397,8 @@ int revirt_svm_get_state(struct revirt_vcpu *v, struct revirt_vcpu_state *st)
 		get_events(v, &st->events);
 	if (st->classes & REVIRT_STATE_DEBUGREGS) {
 		memcpy(st->debugregs.dr, s->dr, sizeof(s->dr));
-		st->debugregs.dr6 = sa->dr6;
-		st->debugregs.dr7 = sa->dr7;
+		st->debugregs.dr6 = s->dr6;
+		st->debugregs.dr7 = s->dr7;
 	}
 	if (st->classes & REVIRT_STATE_TSC)
 		st->tsc = svm_tsc(v);
@@ -429,8 +434,8 @@ static int set_debugregs(struct revirt_vcpu *v,
 	if (d->dr6 >> 32 || d->dr7 >> 32)
 		return -EINVAL;
 	memcpy(s->dr, d->dr, sizeof(s->dr));
-	s->vmcb->save.dr6 = d->dr6;
-	s->vmcb->save.dr7 = d->dr7;
+	s->dr6 = d->dr6;
+	s->dr7 = d->dr7;
 	return 0;
 }
 

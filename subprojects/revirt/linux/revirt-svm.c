@@ -16,7 +16,6 @@
 #include <linux/slab.h>
 #include <asm/cpufeature.h>
 #include <asm/io.h>
-#include <asm/debugreg.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
 #include <asm/svm.h>
@@ -46,8 +45,6 @@ MODULE_PARM_DESC(trace_exits, "log every guest exit (debugging)");
 /* Nested page fault error code bits (EXITINFO1), as a #PF's. */
 #define NPF_WRITE	(1ull << 1)
 #define NPF_FETCH	(1ull << 4)
-/* DR7's enable bits L0-L3, G0-G3. */
-#define DR7_ENABLES	0xffull
 
 #define IOPM_ORDER	2	/* 12 KiB used */
 #define MSRPM_ORDER	1	/* 8 KiB */
@@ -155,14 +152,6 @@ static int svm_cpu_off(unsigned int cpu)
 	return 0;
 }
 
-static void svm_intercept(struct vmcb *vmcb, int bit, bool on)
-{
-	if (on)
-		vmcb->control.intercepts[bit / 32] |= 1u << (bit % 32);
-	else
-		vmcb->control.intercepts[bit / 32] &= ~(1u << (bit % 32));
-}
-
 /* The intercepts every vCPU has: whatever would reach the host. */
 static const int svm_intercepts[] = {
 	INTERCEPT_INTR, INTERCEPT_NMI, INTERCEPT_CPUID, INTERCEPT_HLT,
@@ -255,6 +244,10 @@ static void svm_inject(struct revirt_vcpu *v)
 
 	s->injected = REVIRT_SVM_INJ_NONE;
 	if (p->exception) {
+		/* Past the INT3, as its own #BP would have pushed. */
+		if (p->exception_int3)
+			vmcb->save.rip++;
+		p->exception_int3 = false;
 		inj = SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_EXEPT |
 		      p->exception_vector |
 		      (p->exception_has_error ? SVM_EVTINJ_VALID_ERR : 0);
@@ -309,43 +302,6 @@ static inline void svm_vmsave(u64 pa)
 	asm volatile("vmsave %%rax" :: "a" (pa) : "memory");
 }
 
-/* DR0-3 are not in the VMCB: the guest's go in for the entry only. */
-struct svm_host_dr {
-	unsigned long dr[4], dr6, dr7;
-};
-
-static void svm_load_guest_dr(struct revirt_svm_vcpu *s,
-			      struct svm_host_dr *h)
-{
-	get_debugreg(h->dr7, 7);
-	if (h->dr7 & DR7_ENABLES)
-		set_debugreg(0, 7);
-	get_debugreg(h->dr6, 6);
-	get_debugreg(h->dr[0], 0);
-	get_debugreg(h->dr[1], 1);
-	get_debugreg(h->dr[2], 2);
-	get_debugreg(h->dr[3], 3);
-	set_debugreg(s->dr[0], 0);
-	set_debugreg(s->dr[1], 1);
-	set_debugreg(s->dr[2], 2);
-	set_debugreg(s->dr[3], 3);
-}
-
-static void svm_restore_host_dr(struct revirt_svm_vcpu *s,
-				const struct svm_host_dr *h)
-{
-	get_debugreg(s->dr[0], 0);
-	get_debugreg(s->dr[1], 1);
-	get_debugreg(s->dr[2], 2);
-	get_debugreg(s->dr[3], 3);
-	set_debugreg(h->dr[0], 0);
-	set_debugreg(h->dr[1], 1);
-	set_debugreg(h->dr[2], 2);
-	set_debugreg(h->dr[3], 3);
-	set_debugreg(h->dr6, 6);
-	set_debugreg(h->dr7, 7);
-}
-
 /*
  * One VMRUN.  GIF is clear from before the host's state is saved until it
  * is back, so no interrupt or NMI runs on a half-switched CPU; IF is set
@@ -357,7 +313,7 @@ static void svm_enter(struct revirt_vcpu *v)
 	struct revirt_svm_cpu *c = this_cpu_ptr(&revirt_svm_cpus);
 	struct revirt_svm_vcpu *s = to_svm(v);
 	struct vmcb *vmcb = s->vmcb;
-	struct svm_host_dr hdr;
+	struct revirt_svm_host_dr hdr;
 	bool xcr0_moved, tsc_aux;
 	u64 xcr0;
 
@@ -366,7 +322,7 @@ static void svm_enter(struct revirt_vcpu *v)
 	vmcb->save.rax = v->gpr[0];
 	vmcb->save.rsp = v->gpr[4];
 	vmcb->control.clean = 0;	/* no clean-bit tracking: reload all */
-	svm_load_guest_dr(s, &hdr);
+	revirt_svm_debug_enter(v, &hdr);
 
 	svm_clgi();
 	xcr0 = revirt_xcr0_guest(v, vmcb->save.cr4 & X86_CR4_OSXSAVE);
@@ -389,12 +345,12 @@ static void svm_enter(struct revirt_vcpu *v)
 	if (xcr0_moved)
 		pr_info_once("XCR0 changed in guest mode without an XSETBV intercept (an emulated SVM?): taken as the guest's\n");
 
-	svm_restore_host_dr(s, &hdr);
+	revirt_svm_debug_leave(v, &hdr);
 	v->gpr[0] = vmcb->save.rax;
 	v->gpr[4] = vmcb->save.rsp;
 }
 
-static void svm_queue_exception(struct revirt_vcpu *v, u8 vector,
+void revirt_svm_queue_exception(struct revirt_vcpu *v, u8 vector,
 				bool has_error, u32 error)
 {
 	v->pending.exception = true;
@@ -447,9 +403,9 @@ static void svm_events_after_exit(struct revirt_vcpu *v)
 	} else if (type == SVM_EXITINTINFO_TYPE_EXEPT &&
 		   (ii & SVM_EXITINTINFO_VEC_MASK) != X86_TRAP_BP &&
 		   (ii & SVM_EXITINTINFO_VEC_MASK) != X86_TRAP_OF) {
-		svm_queue_exception(v, ii & SVM_EXITINTINFO_VEC_MASK,
-				    ii & SVM_EXITINTINFO_VALID_ERR,
-				    s->vmcb->control.exit_int_info_err);
+		revirt_svm_queue_exception(v, ii & SVM_EXITINTINFO_VEC_MASK,
+					   ii & SVM_EXITINTINFO_VALID_ERR,
+					   s->vmcb->control.exit_int_info_err);
 	}
 }
 
@@ -460,9 +416,10 @@ static void svm_set_rip(struct revirt_vcpu *v, u64 rip)
 
 	vmcb->save.rip = rip;
 	vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	revirt_debug_insn_done(v);
 }
 
-static void svm_skip(struct revirt_vcpu *v, unsigned int len)
+void revirt_svm_skip(struct revirt_vcpu *v, unsigned int len)
 {
 	svm_set_rip(v, to_svm(v)->vmcb->save.rip + len);
 }
@@ -478,7 +435,7 @@ static void svm_cpuid(struct revirt_vcpu *v)
 	v->gpr[3] = out.ebx;
 	v->gpr[1] = out.ecx;
 	v->gpr[2] = out.edx;
-	svm_skip(v, 2);
+	revirt_svm_skip(v, 2);
 }
 
 static void svm_msr(struct revirt_vcpu *v, bool write)
@@ -497,9 +454,9 @@ static void svm_msr(struct revirt_vcpu *v, bool write)
 		}
 	}
 	if (r)
-		svm_queue_exception(v, X86_TRAP_GP, true, 0);
+		revirt_svm_queue_exception(v, X86_TRAP_GP, true, 0);
 	else
-		svm_skip(v, 2);
+		revirt_svm_skip(v, 2);
 }
 
 /*
@@ -513,19 +470,19 @@ static void svm_xsetbv(struct revirt_vcpu *v)
 	u64 value = (v->gpr[2] << 32) | (u32)v->gpr[0];
 
 	if (!revirt_xcr0_supported || !(vmcb->save.cr4 & X86_CR4_OSXSAVE)) {
-		svm_queue_exception(v, X86_TRAP_UD, false, 0);
+		revirt_svm_queue_exception(v, X86_TRAP_UD, false, 0);
 		return;
 	}
 	if (vmcb->save.cpl || (u32)v->gpr[1] != XCR_XFEATURE_ENABLED_MASK ||
 	    !revirt_xcr0_valid(value, v->xcr0_mask)) {
-		svm_queue_exception(v, X86_TRAP_GP, true, 0);
+		revirt_svm_queue_exception(v, X86_TRAP_GP, true, 0);
 		return;
 	}
 	v->xcr0 = value;
 	if (boot_cpu_has(X86_FEATURE_NRIPS) && vmcb->control.next_rip)
 		svm_set_rip(v, vmcb->control.next_rip);
 	else
-		svm_skip(v, 3);		/* 0f 01 d1 */
+		revirt_svm_skip(v, 3);		/* 0f 01 d1 */
 }
 
 /* HLT: the guest sleeps only if no event can wake it right away. */
@@ -534,7 +491,7 @@ static enum revirt_exit_kind svm_hlt(struct revirt_vcpu *v)
 	struct revirt_svm_vcpu *s = to_svm(v);
 	struct revirt_pending *p = &v->pending;
 
-	svm_skip(v, 1);
+	revirt_svm_skip(v, 1);
 	if (p->exception || (p->nmi && !s->nmi_masked) ||
 	    (p->extint && svm_if(s->vmcb)))
 		return REVIRT_X_RESUME;
@@ -608,12 +565,20 @@ static void svm_handle_exit(struct revirt_vcpu *v, struct revirt_exit *x)
 	case SVM_EXIT_SHUTDOWN:
 		x->kind = REVIRT_X_SHUTDOWN;
 		break;
+	case SVM_EXIT_EXCP_BASE + X86_TRAP_DB:
+	case SVM_EXIT_EXCP_BASE + X86_TRAP_BP:
+		revirt_svm_debug_exit(v, code - SVM_EXIT_EXCP_BASE, x);
+		break;
+	case SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR7:
+	case SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR7:
+		revirt_svm_mov_dr(v, code);
+		break;
 	case SVM_EXIT_VMRUN: case SVM_EXIT_VMMCALL: case SVM_EXIT_VMLOAD:
 	case SVM_EXIT_VMSAVE: case SVM_EXIT_STGI: case SVM_EXIT_CLGI:
 	case SVM_EXIT_SKINIT: case SVM_EXIT_RDTSCP: case SVM_EXIT_INVLPGA:
 	case SVM_EXIT_MONITOR: case SVM_EXIT_MWAIT:
 		/* Nothing the guest was offered: #UD, as without SVM. */
-		svm_queue_exception(v, X86_TRAP_UD, false, 0);
+		revirt_svm_queue_exception(v, X86_TRAP_UD, false, 0);
 		break;
 	case SVM_EXIT_ERR:
 		x->kind = REVIRT_X_ENTRY_FAILED;
@@ -707,6 +672,8 @@ const struct revirt_arch_ops revirt_svm_ops = {
 	.set_rflags = svm_set_rflags,
 	.cpu_mode = svm_cpu_mode,
 	.seg_base = svm_seg_base,
+	.set_guest_debug = revirt_svm_set_guest_debug,
+	.dr7 = revirt_svm_dr7,
 	.state_classes = REVIRT_SVM_STATE_CLASSES,
 	.msr_indices = revirt_svm_msr_indices,
 	.get_state = revirt_svm_get_state,

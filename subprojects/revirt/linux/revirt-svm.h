@@ -39,8 +39,39 @@ struct revirt_svm_vcpu {
 	enum revirt_svm_injected injected;
 	bool nmi_masked;	/* in the guest's NMI handler, until its IRET */
 	bool want_window;	/* the VMM asked for IRQ_WINDOW */
-	u64 dr[4];
+	/* The guest's debug registers (the VMCB's DR6/DR7 may be ours). */
+	u64 dr[4], dr6, dr7;
+	bool tf_added;		/* single-step: RFLAGS.TF is the driver's */
 };
+
+/* The host's debug registers, kept across one guest entry. */
+struct revirt_svm_host_dr {
+	unsigned long dr[4], dr6, dr7;
+};
+
+static inline void svm_intercept(struct vmcb *vmcb, int bit, bool on)
+{
+	if (on)
+		vmcb->control.intercepts[bit / 32] |= 1u << (bit % 32);
+	else
+		vmcb->control.intercepts[bit / 32] &= ~(1u << (bit % 32));
+}
+
+/* revirt-svm.c */
+void revirt_svm_queue_exception(struct revirt_vcpu *v, u8 vector,
+				bool has_error, u32 error);
+void revirt_svm_skip(struct revirt_vcpu *v, unsigned int len);
+
+/* revirt-svm-debug.c */
+void revirt_svm_set_guest_debug(struct revirt_vcpu *v);
+u64 revirt_svm_dr7(struct revirt_vcpu *v);
+void revirt_svm_debug_enter(struct revirt_vcpu *v,
+			    struct revirt_svm_host_dr *h);
+void revirt_svm_debug_leave(struct revirt_vcpu *v,
+			    const struct revirt_svm_host_dr *h);
+void revirt_svm_debug_exit(struct revirt_vcpu *v, u32 vector,
+			   struct revirt_exit *x);
+void revirt_svm_mov_dr(struct revirt_vcpu *v, u32 code);
 
 /* revirt-svm-npt.c */
 int revirt_svm_vm_init(struct revirt_vm *vm);

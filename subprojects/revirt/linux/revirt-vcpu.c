@@ -272,6 +272,9 @@ static bool revirt_handle(struct revirt_vcpu *v, struct revirt_exit *x)
 		revirt_exit_internal(run, REVIRT_INTERNAL_ENTRY, 1,
 				     x->data[0], 0);
 		return true;
+	case REVIRT_X_DEBUG:
+		revirt_debug_exit(v, x);
+		return true;
 	default:
 		revirt_exit_internal(run, REVIRT_INTERNAL_OTHER, 2,
 				     x->data[0], x->data[1]);
@@ -310,6 +313,8 @@ static void revirt_run_loop(struct revirt_vcpu *v)
 	struct revirt_exit x;
 
 	for (;;) {
+		if (revirt_debug_step_exit(v))
+			return;
 		if (READ_ONCE(v->kicked) || signal_pending(current)) {
 			WRITE_ONCE(v->kicked, false);
 			run->exit_reason = REVIRT_EXIT_INTERRUPTED;
@@ -347,6 +352,7 @@ static int revirt_vcpu_run(struct revirt_vcpu *v)
 	r = revirt_run_checks(run);
 	if (r)
 		return r;
+	v->debug.int3_exit = false;
 	r = revirt_io_complete(v);
 	if (r) {
 		revirt_exit_internal(run, REVIRT_INTERNAL_EMULATION, 1, r, 0);
@@ -378,7 +384,10 @@ static int revirt_inject_check(const struct revirt_event *e)
 		    (!(e->flags & REVIRT_EVENT_FLAG_ERROR_CODE) &&
 		     e->error_code))
 			return -EINVAL;
-		/* #BP and #OF only come from INT3 and INTO. */
+		/*
+		 * #BP and #OF only come from INT3 and INTO (a #BP right
+		 * after an INT3's debug exit: see revirt_inject()).
+		 */
 		return e->vector == 3 || e->vector == 4 ? -ENOTSUP : 0;
 	default:
 		return -EINVAL;
@@ -394,6 +403,9 @@ static int revirt_inject(struct revirt_vcpu *v, void __user *argp)
 	if (copy_from_user(&e, argp, sizeof(e)))
 		return -EFAULT;
 	r = revirt_inject_check(&e);
+	/* The guest's INT3, given back after its debug exit. */
+	if (r == -ENOTSUP && e.vector == 3 && v->debug.int3_exit)
+		r = 0;
 	if (r)
 		return r;
 	switch (e.type) {
@@ -415,6 +427,8 @@ static int revirt_inject(struct revirt_vcpu *v, void __user *argp)
 		p->exception_vector = e.vector;
 		p->exception_has_error = e.flags & REVIRT_EVENT_FLAG_ERROR_CODE;
 		p->exception_error = e.error_code;
+		p->exception_int3 = e.vector == 3;
+		v->debug.int3_exit = false;
 	}
 	return 0;
 }
@@ -563,23 +577,14 @@ static long revirt_vcpu_locked_call(struct revirt_vcpu *v, unsigned int cmd,
 	case REVIRT_SET_XSAVE:
 		r = revirt_xsave_call(v, cmd, argp);
 		break;
+	case REVIRT_SET_GUEST_DEBUG:
+		r = revirt_debug_set(v, argp);
+		break;
 	default:
 		r = -ENOTTY;
 	}
 	mutex_unlock(&v->run_lock);
 	return r;
-}
-
-/* Guest debugging is not written: check, then refuse. */
-static long revirt_vcpu_unsupported(void __user *argp)
-{
-	struct revirt_guest_debug d;
-
-	if (copy_from_user(&d, argp, sizeof(d)))
-		return -EFAULT;
-	if (d.reserved || (d.flags & ~7u))
-		return -EINVAL;
-	return -ENOTSUP;
 }
 
 static long revirt_vcpu_ioctl(struct file *f, unsigned int cmd,
@@ -601,9 +606,8 @@ static long revirt_vcpu_ioctl(struct file *f, unsigned int cmd,
 	case REVIRT_INJECT:
 	case REVIRT_GET_XSAVE:
 	case REVIRT_SET_XSAVE:
-		return revirt_vcpu_locked_call(v, cmd, argp);
 	case REVIRT_SET_GUEST_DEBUG:
-		return revirt_vcpu_unsupported(argp);
+		return revirt_vcpu_locked_call(v, cmd, argp);
 	default:
 		return -ENOTTY;
 	}
