@@ -341,7 +341,7 @@ EOF
         -monitor "unix:$SOCK,server=on,wait=off" \
         -d cpu_reset,guest_errors -D "$LOGS/l1-boot$k.l0-qemu" \
         -kernel "$VMLINUZ" -initrd "$W/l1.cpio" \
-        -append "console=ttyS0 panic=-1 nokaslr $L1_APPEND" </dev/null 2>&1
+        -append "console=ttyS0 panic=-1 nokaslr unknown_nmi_panic $L1_APPEND" </dev/null 2>&1
       echo "L0-EXIT rc=$?" ) | stamp > "$con" &
     local bg=$! start=$SECONDS last0=$SECONDS last1=$SECONDS n0=0 n1=0 n now g
     local -A gdb_started=()
@@ -396,6 +396,13 @@ EOF
     if [ -n "$L1_FAIL" ] && [ -n "$L0_PID" ] && kill -0 "$L0_PID" 2>/dev/null; then
         # Evidence of what L1's CPUs were doing, before L0 goes.
         l0_mon "$LOGS/l1-boot$k.l0-monitor" 'info registers -a' 'info lapic 0' 'info lapic 1'
+        # Then an NMI: L1 (unknown_nmi_panic) panics with the backtrace
+        # of the code it was in, on its console; none means L1 cannot
+        # take an NMI (GIF clear, or an NMI still in service).
+        if [ "$L1_FAIL" = l1-hang ]; then
+            l0_mon "$LOGS/l1-boot$k.l0-monitor" 'nmi'
+            sleep 10
+        fi
     fi
     l0_kill
     wait "$bg" 2>/dev/null || true

@@ -286,8 +286,6 @@ static bool revirt_handle(struct revirt_vcpu *v, struct revirt_exit *x)
 static bool revirt_enter_once(struct revirt_vcpu *v)
 {
 	preempt_disable();
-	if (test_thread_flag(TIF_NEED_FPU_LOAD))
-		switch_fpu_return();
 	WRITE_ONCE(v->cpu, smp_processor_id());
 	/* Pairs with revirt_kick(): it sees our CPU, or we see kicked. */
 	smp_mb();
@@ -299,6 +297,13 @@ static bool revirt_enter_once(struct revirt_vcpu *v)
 		preempt_enable();
 		return false;
 	}
+	/*
+	 * With interrupts off, as KVM does: a softirq's kernel_fpu_begin()
+	 * between this and VMRUN would leave the guest the kernel's FPU
+	 * registers otherwise.
+	 */
+	if (test_thread_flag(TIF_NEED_FPU_LOAD))
+		switch_fpu_return();
 	revirt_arch->enter(v);
 	/* The interrupt that ended guest mode, if any, is handled here. */
 	local_irq_enable();
