@@ -62,7 +62,9 @@ struct revirt_msr_state {
 	u64 mtrr_fixed[REVIRT_MTRR_FIXED];
 	u64 mtrr_var[2 * REVIRT_MTRR_VAR];	/* base, mask, base, ... */
 	u64 misc_enable;
+	u64 arch_capabilities;
 	u64 tsc_aux;
+	u64 tsc_adjust;		/* the backend's: it moves the TSC */
 	u64 mcg_cap, mcg_status, mcg_ctl;
 	u64 mce_banks[4 * REVIRT_MCE_BANKS];	/* CTL STATUS ADDR MISC */
 };
@@ -261,6 +263,7 @@ bool revirt_has_tsc_aux(void);
 void revirt_msr_indices(struct revirt_msr_index_list *l);
 void revirt_msr_vcpu_init(struct revirt_vcpu *v);
 bool revirt_msr_kept(struct revirt_vcpu *v, u32 index);
+bool revirt_guest_has_tsc_adjust(struct revirt_vcpu *v);
 int revirt_msr_get(struct revirt_vcpu *v, u32 index, u64 *value, bool guest);
 int revirt_msr_set(struct revirt_vcpu *v, u32 index, u64 value, bool guest);
 

@@ -14,6 +14,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <asm/cpufeature.h>
 #include <asm/processor.h>
 
 #include "revirt-arch.h"
@@ -23,7 +24,8 @@ static int revirt_cpuhp_state;
 
 /*
  * CPUID bits a guest may see: those the hardware runs for it and those
- * whose MSRs revirt-msr.c keeps (MTRR, MCE, MCA, RDTSCP's TSC_AUX); no
+ * whose MSRs revirt-msr.c keeps (MTRR, MCE, MCA, RDTSCP's TSC_AUX, and
+ * TSC_ADJUST and ARCH_CAPABILITIES, added below as KVM adds them); no
  * x2APIC.  By leaf and register.  XSAVE, AVX and leaf 0xD come with
  * REVIRT_FEATURE_XSAVE (revirt-xsave.c).
  */
@@ -76,6 +78,14 @@ static void revirt_cpuid_add(struct revirt_cpuid_table *t,
 		e->flags = REVIRT_CPUID_FLAG_INDEXED;
 	if (f == 1)
 		e->ecx |= REVIRT_CPUID_1_ECX_HYPERVISOR;
+	/* What the module emulates whatever the host has (revirt-msr.c). */
+	if (f == 7) {
+		e->ebx |= 1u << (X86_FEATURE_TSC_ADJUST & 31);
+		e->edx |= 1u << (X86_FEATURE_ARCH_CAPABILITIES & 31);
+	}
+	/* A fact about the CPU the guest runs on, as KVM tells it. */
+	if (f == 0x80000008 && !boot_cpu_has_bug(X86_BUG_SPEC_STORE_BYPASS))
+		e->ebx |= 1u << (X86_FEATURE_AMD_SSB_NO & 31);
 	t->count++;
 }
 

@@ -2,8 +2,9 @@
 /*
  * revirt.ko: the MSRs no VMCB field holds, kept in software as KVM keeps
  * them: MTRRs (storage only: nested paging ignores the guest's memory
- * types), MISC_ENABLE, TSC_AUX (the backend loads it for RDTSCP) and the
- * machine-check architecture (MCG_* and the banks, so that a VMM can write
+ * types), MISC_ENABLE, TSC_AUX (the backend loads it for RDTSCP),
+ * ARCH_CAPABILITIES (read-only for the guest), TSC_ADJUST (the backend
+ * moves the TSC with it) and the machine-check architecture (MCG_* and the banks, so that a VMM can write
  * a machine-check record before it injects #MC).  The guest's RDMSR and
  * WRMSR and the VMM's state calls both come here.
  *
@@ -36,6 +37,33 @@ static const u32 revirt_mtrr_fixed_msrs[REVIRT_MTRR_FIXED] = {
 	MSR_MTRRfix4K_F0000, MSR_MTRRfix4K_F8000,
 };
 
+/*
+ * ARCH_CAPABILITIES as KVM makes it up for its guests: the host's, and
+ * each "not affected" bit the host's CPU deserves (an AMD CPU has no such
+ * MSR, but its guests read one).
+ */
+static u64 revirt_arch_capabilities(void)
+{
+	u64 caps = 0;
+
+	if (boot_cpu_has(X86_FEATURE_ARCH_CAPABILITIES))
+		rdmsrl_safe(MSR_IA32_ARCH_CAPABILITIES, &caps);
+	caps |= ARCH_CAP_PSCHANGE_MC_NO;
+	if (!boot_cpu_has_bug(X86_BUG_L1TF))
+		caps |= ARCH_CAP_SKIP_VMENTRY_L1DFLUSH;
+	if (!boot_cpu_has_bug(X86_BUG_CPU_MELTDOWN))
+		caps |= ARCH_CAP_RDCL_NO;
+	if (!boot_cpu_has_bug(X86_BUG_SPEC_STORE_BYPASS))
+		caps |= ARCH_CAP_SSB_NO;
+	if (!boot_cpu_has_bug(X86_BUG_MDS))
+		caps |= ARCH_CAP_MDS_NO;
+	if (!boot_cpu_has(X86_FEATURE_RTM))
+		caps &= ~ARCH_CAP_TAA_NO;
+	else if (!boot_cpu_has_bug(X86_BUG_TAA))
+		caps |= ARCH_CAP_TAA_NO;
+	return caps & ~ARCH_CAP_FB_CLEAR_CTRL;
+}
+
 /* The guest's TSC_AUX exists with RDTSCP, which the host must have. */
 bool revirt_has_tsc_aux(void)
 {
@@ -53,6 +81,7 @@ void revirt_msr_indices(struct revirt_msr_index_list *l)
 	for (i = 0; i < 2 * REVIRT_MTRR_VAR; i++)
 		l->indices[l->count++] = MTRRphysBase_MSR(0) + i;
 	l->indices[l->count++] = MSR_IA32_MISC_ENABLE;
+	l->indices[l->count++] = MSR_IA32_ARCH_CAPABILITIES;
 	if (revirt_has_tsc_aux())
 		l->indices[l->count++] = MSR_TSC_AUX;
 	l->indices[l->count++] = MSR_IA32_MCG_CAP;
@@ -76,6 +105,7 @@ static void mce_configure(struct revirt_msr_state *m, u64 cap)
 void revirt_msr_vcpu_init(struct revirt_vcpu *v)
 {
 	v->msr.misc_enable = MISC_ENABLE_RESET;
+	v->msr.arch_capabilities = revirt_arch_capabilities();
 	mce_configure(&v->msr, MCG_CAP_OFFERED);
 }
 
@@ -96,6 +126,7 @@ static u64 *msr_slot(struct revirt_msr_state *m, u32 index)
 	switch (index) {
 	case MSR_MTRRdefType: return &m->mtrr_def_type;
 	case MSR_IA32_MISC_ENABLE: return &m->misc_enable;
+	case MSR_IA32_ARCH_CAPABILITIES: return &m->arch_capabilities;
 	case MSR_TSC_AUX: return revirt_has_tsc_aux() ? &m->tsc_aux : NULL;
 	case MSR_IA32_MCG_CAP: return &m->mcg_cap;
 	case MSR_IA32_MCG_STATUS: return &m->mcg_status;
@@ -154,6 +185,15 @@ static bool guest_has_tsc_aux(struct revirt_vcpu *v)
 		revirt_cpuid_find(v->cpuid, 0x80000001, 0) : NULL;
 
 	return e && (e->edx & (1u << (X86_FEATURE_RDTSCP & 31)));
+}
+
+/* The guest may write TSC_ADJUST when its CPUID says it has it. */
+bool revirt_guest_has_tsc_adjust(struct revirt_vcpu *v)
+{
+	struct revirt_cpuid_entry *e = v->cpuid ?
+		revirt_cpuid_find(v->cpuid, 7, 0) : NULL;
+
+	return e && (e->ebx & (1u << (X86_FEATURE_TSC_ADJUST & 31)));
 }
 
 /*
@@ -222,6 +262,8 @@ int revirt_msr_set(struct revirt_vcpu *v, u32 index, u64 value, bool guest)
 		return -ENOENT;
 	if (index == MSR_IA32_MCG_CAP)
 		return guest ? -EINVAL : mcg_cap_set(v, value);
+	if (index == MSR_IA32_ARCH_CAPABILITIES && guest)
+		return -EINVAL;
 	if ((index == MSR_MTRRdefType ||
 	     (index >= MSR_MTRRfix64K_00000 && index <= MSR_MTRRfix4K_F8000) ||
 	     (index >= MTRRphysBase_MSR(0) &&

@@ -250,7 +250,33 @@ static const u32 svm_msrs[] = {
 	MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS,
 	MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP, MSR_IA32_CR_PAT,
 	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE,
+	MSR_IA32_TSC_ADJUST,
 };
+
+/*
+ * TSC_ADJUST (kept in v->msr) counts the guest's own moves of its TSC: a
+ * guest write of either moves the other, as on hardware; the VMM's writes
+ * (state) set each alone.
+ */
+static void svm_set_tsc(struct revirt_vcpu *v, u64 value, bool guest)
+{
+	struct vmcb *vmcb = to_svm(v)->vmcb;
+
+	if (guest)
+		v->msr.tsc_adjust += value - svm_tsc(v);
+	vmcb->control.tsc_offset = value - rdtsc();
+}
+
+static int svm_set_tsc_adjust(struct revirt_vcpu *v, u64 value, bool guest)
+{
+	if (guest) {
+		if (!revirt_guest_has_tsc_adjust(v))
+			return -EINVAL;
+		to_svm(v)->vmcb->control.tsc_offset += value - v->msr.tsc_adjust;
+	}
+	v->msr.tsc_adjust = value;
+	return 0;
+}
 
 void revirt_svm_msr_indices(struct revirt_msr_index_list *l)
 {
@@ -295,6 +321,9 @@ int revirt_svm_msr_get(struct revirt_vcpu *v, u32 index, u64 *value,
 	case MSR_IA32_TSC:
 		*value = svm_tsc(v);
 		return 0;
+	case MSR_IA32_TSC_ADJUST:
+		*value = v->msr.tsc_adjust;
+		return 0;
 	case MSR_IA32_APICBASE:
 		*value = v->apic_base;
 		return 0;
@@ -330,8 +359,10 @@ int revirt_svm_msr_set(struct revirt_vcpu *v, u32 index, u64 value,
 	}
 	switch (index) {
 	case MSR_IA32_TSC:
-		vmcb->control.tsc_offset = value - rdtsc();
+		svm_set_tsc(v, value, guest);
 		return 0;
+	case MSR_IA32_TSC_ADJUST:
+		return svm_set_tsc_adjust(v, value, guest);
 	case MSR_IA32_APICBASE:
 		v->apic_base = value;
 		return 0;

@@ -273,6 +273,7 @@ static void test_msrs(void)
         { 0x20f, 0xff80000800ull },         /* MTRRphysMask7 */
         { 0xc0000103, 0x12345678 },         /* TSC_AUX */
         { 0x1a0, 0x1 },                     /* MISC_ENABLE: fast strings */
+        { 0x3b, 0x10000 },                  /* TSC_ADJUST */
         { 0x17a, 0x5 },                     /* MCG_STATUS: RIPV, MCIP */
     };
     RkTestVm t;
