@@ -112,9 +112,9 @@ echo "each patch built: $((SECONDS - steps_start))s"
 
 # 6. The nested lab: Debian's Linux booting under revirt on real (nested)
 # SVM, L0 being this QEMU under TCG (scripts/lab.sh): the case set
-# "default" (revirt-kvm under kvm_amd, about 13-15 minutes), then "native"
+# "default" (revirt-kvm under kvm_amd, about 13-20 minutes), then "native"
 # (revirt.ko in an L1 without kvm_amd, and Linux L2s on it against their
-# kvm twins, about 12 minutes).  Each "LAB case="
+# kvm twins, about 10-12 minutes).  Each "LAB case="
 # and "LAB driver" line counts; lab.sh exits 77 when this machine cannot
 # run it.  REVIRT_LAB=0 skips it.
 lab() {
