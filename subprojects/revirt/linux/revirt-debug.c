@@ -17,9 +17,7 @@
 				 REVIRT_DEBUG_HW_BP)
 /* DR7: L0-G3, LE, GE, the R/W and LEN fields; bit 10 reads as 1. */
 #define REVIRT_DR7_BITS		0xffff03ffull
-#define REVIRT_DR7_FIXED	0x400ull
 #define REVIRT_DR6_BS		(1ull << 14)
-#define REVIRT_DR6_FIXED	0xffff0ff0ull
 #define REVIRT_SEG_CS		1
 
 /* REVIRT_SET_GUEST_DEBUG, with the vCPU's run lock held. */

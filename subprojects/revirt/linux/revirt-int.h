@@ -52,6 +52,10 @@ struct revirt_vm {
 	void *arch;			/* the backend's (NPT root, ...) */
 };
 
+/* DR6 and DR7 at reset: the bits that always read as 1. */
+#define REVIRT_DR6_FIXED	0xffff0ff0ull
+#define REVIRT_DR7_FIXED	0x400ull
+
 #define REVIRT_MTRR_FIXED	11	/* fixed-range MTRRs */
 #define REVIRT_MTRR_VAR		8	/* variable-range MTRR pairs */
 #define REVIRT_MCE_BANKS	32	/* machine-check banks offered */
@@ -187,6 +191,7 @@ int revirt_mmio_fault(struct revirt_vcpu *v, u64 gpa);
 int revirt_mmio_complete(struct revirt_vcpu *v);
 int revirt_guest_linear_rw(struct revirt_vcpu *v, u64 gla, void *buf,
 			   unsigned int len, bool write);
+u64 revirt_rip_linear(struct revirt_vcpu *v, u64 offset);
 
 /* revirt-debug.c: guest debugging, the parts no backend differs in. */
 int revirt_debug_set(struct revirt_vcpu *v, void __user *argp);

@@ -110,13 +110,16 @@ int revirt_get_supported_cpuid(struct revirt_cpuid_table *t)
 	return 0;
 }
 
-/* A CPUID table's entry for leaf fn, sub-leaf idx, or NULL. */
+/*
+ * A CPUID table's entry for leaf fn, sub-leaf idx, or NULL (also for no
+ * table: a vCPU before REVIRT_SET_CPUID).
+ */
 struct revirt_cpuid_entry *revirt_cpuid_find(struct revirt_cpuid_table *t,
 					     u32 fn, u32 idx)
 {
 	u32 i;
 
-	for (i = 0; i < t->count && i < REVIRT_MAX_CPUID_ENTRIES; i++) {
+	for (i = 0; t && i < t->count && i < REVIRT_MAX_CPUID_ENTRIES; i++) {
 		struct revirt_cpuid_entry *e = &t->entries[i];
 
 		if (e->function == fn &&
@@ -168,8 +171,6 @@ u32 revirt_cpuid_guest(struct revirt_vcpu *v, u32 fn, u32 idx,
 	struct revirt_cpuid_entry *e, *topology;
 
 	memset(out, 0, sizeof(*out));
-	if (!v->cpuid)
-		return fn;
 	e = revirt_cpuid_find(v->cpuid, fn, idx);
 	if (!e) {
 		fn = cpuid_in_range(v->cpuid, fn);

@@ -171,15 +171,28 @@ static enum revirt_insn_mode mmio_insn_mode(const struct revirt_cpu_mode *m)
 	return m->cs_db ? REVIRT_INSN_MODE32 : REVIRT_INSN_MODE16;
 }
 
+/*
+ * The linear address of the byte at CS:RIP + offset, where instructions
+ * are fetched: outside 64-bit mode CS's base applies, in 32 bits.
+ */
+u64 revirt_rip_linear(struct revirt_vcpu *v, u64 offset)
+{
+	struct revirt_cpu_mode m;
+	u64 rip = revirt_arch->rip(v) + offset;
+
+	revirt_arch->cpu_mode(v, &m);
+	if (mmio_insn_mode(&m) == REVIRT_INSN_MODE64)
+		return rip;
+	return (u32)(rip + revirt_arch->seg_base(v, SEG_CS));
+}
+
 /* Fetch up to 15 bytes at CS:RIP; as many as are in RAM. */
 static int mmio_fetch(struct revirt_vcpu *v, struct revirt_mmio_ctx *c,
-		      const struct revirt_cpu_mode *m, u8 *bytes)
+		      u8 *bytes)
 {
-	u64 gla = revirt_arch->rip(v);
+	u64 gla = revirt_rip_linear(v, 0);
 	unsigned int n = REVIRT_INSN_MAX_LEN, first;
 
-	if (mmio_insn_mode(m) != REVIRT_INSN_MODE64)
-		gla = (u32)(gla + revirt_arch->seg_base(v, SEG_CS));
 	first = min_t(u64, n, PAGE_SIZE - (gla & ~PAGE_MASK));
 	if (mmio_linear_rw(c, gla, bytes, first, REVIRT_GPT_FETCH, NULL))
 		return -EFAULT;
@@ -240,7 +253,7 @@ int revirt_mmio_fault(struct revirt_vcpu *v, u64 gpa)
 	revirt_arch->cpu_mode(v, &m);
 	mmio_ctx_init(v, &c, &m);
 	ops.opaque = &c;
-	n = mmio_fetch(v, &c, &m, bytes);
+	n = mmio_fetch(v, &c, bytes);
 	if (n < 0)
 		return mmio_result(v, n, gpa);
 	r = revirt_insn_decode(bytes, n, mmio_insn_mode(&m), &insn);

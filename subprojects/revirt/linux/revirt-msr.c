@@ -154,8 +154,8 @@ static bool mtrr_types_valid(u64 value, unsigned int bytes)
 /* The guest's physical address width, from its CPUID (36 without it). */
 static u64 guest_phys_mask(struct revirt_vcpu *v)
 {
-	struct revirt_cpuid_entry *e = v->cpuid ?
-		revirt_cpuid_find(v->cpuid, 0x80000008, 0) : NULL;
+	struct revirt_cpuid_entry *e = revirt_cpuid_find(v->cpuid, 0x80000008,
+							 0);
 	unsigned int bits = e && (e->eax & 0xff) ? e->eax & 0xff : 36;
 
 	return GENMASK_ULL(min(bits, 52u) - 1, 0);
@@ -181,8 +181,8 @@ static bool mtrr_valid(struct revirt_vcpu *v, u32 index, u64 value)
 
 static bool guest_has_tsc_aux(struct revirt_vcpu *v)
 {
-	struct revirt_cpuid_entry *e = v->cpuid ?
-		revirt_cpuid_find(v->cpuid, 0x80000001, 0) : NULL;
+	struct revirt_cpuid_entry *e = revirt_cpuid_find(v->cpuid, 0x80000001,
+							 0);
 
 	return e && (e->edx & (1u << (X86_FEATURE_RDTSCP & 31)));
 }
@@ -190,8 +190,7 @@ static bool guest_has_tsc_aux(struct revirt_vcpu *v)
 /* The guest may write TSC_ADJUST when its CPUID says it has it. */
 bool revirt_guest_has_tsc_adjust(struct revirt_vcpu *v)
 {
-	struct revirt_cpuid_entry *e = v->cpuid ?
-		revirt_cpuid_find(v->cpuid, 7, 0) : NULL;
+	struct revirt_cpuid_entry *e = revirt_cpuid_find(v->cpuid, 7, 0);
 
 	return e && (e->ebx & (1u << (X86_FEATURE_TSC_ADJUST & 31)));
 }

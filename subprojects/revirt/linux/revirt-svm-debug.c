@@ -23,11 +23,9 @@
 
 /* DR7's enable bits L0-L3, G0-G3. */
 #define DR7_ENABLES	0xffull
-/* What the guest can write: DR7 as revirt-debug.c, DR6's status bits. */
+/* What the guest can write: DR7 as KVM (DR7_VOLATILE), DR6's status bits. */
 #define DR7_BITS	0xffff2bffull
-#define DR7_FIXED	0x400ull
 #define DR6_BITS	0xe00full
-#define DR6_FIXED	0xffff0ff0ull
 
 static bool svm_debug_owns_db(struct revirt_vcpu *v)
 {
@@ -81,7 +79,7 @@ void revirt_svm_debug_enter(struct revirt_vcpu *v,
 	set_debugreg(dr[3], 3);
 	vmcb->save.dr7 = revirt_svm_dr7(v);
 	/* DR6 is sticky: a #DB the debugger sees says only what it was. */
-	vmcb->save.dr6 = svm_debug_owns_db(v) ? DR6_FIXED : s->dr6;
+	vmcb->save.dr6 = svm_debug_owns_db(v) ? REVIRT_DR6_FIXED : s->dr6;
 
 	s->tf_added = (v->debug.flags & REVIRT_DEBUG_SINGLESTEP) &&
 		      !(vmcb->save.rflags & X86_EFLAGS_TF);
@@ -137,15 +135,12 @@ void revirt_svm_debug_exit(struct revirt_vcpu *v, u32 vector,
  */
 static int svm_mov_dr_decode(struct revirt_vcpu *v, bool long64, int *gpr)
 {
-	u64 rip = to_svm(v)->vmcb->save.rip;
-	u64 cs = to_svm(v)->vmcb->save.cs.base;
 	u8 b, rex = 0;
 	int i, r, opcode = 0;
 
 	for (i = 0; i < 15; i++) {
-		u64 gla = long64 ? rip + i : (u32)(cs + rip + i);
-
-		r = revirt_guest_linear_rw(v, gla, &b, 1, false);
+		r = revirt_guest_linear_rw(v, revirt_rip_linear(v, i), &b, 1,
+					   false);
 		if (r)
 			return r;
 		if (opcode == 2) {
@@ -213,8 +208,8 @@ void revirt_svm_mov_dr(struct revirt_vcpu *v, u32 code)
 	if (dr < 4)
 		s->dr[dr] = val;
 	else if (dr == 6)
-		s->dr6 = (val & DR6_BITS) | DR6_FIXED;
+		s->dr6 = (val & DR6_BITS) | REVIRT_DR6_FIXED;
 	else
-		s->dr7 = (val & DR7_BITS) | DR7_FIXED;
+		s->dr7 = (val & DR7_BITS) | REVIRT_DR7_FIXED;
 	revirt_svm_skip(v, len);
 }

@@ -19,8 +19,6 @@
 #define SEG_ATTR_S	SVM_SELECTOR_S_MASK
 #define RESET_CR0	(X86_CR0_CD | X86_CR0_NW | X86_CR0_ET)
 #define RESET_PAT	0x0007040600070406ull
-#define RESET_DR6	0xffff0ff0ull
-#define RESET_DR7	0x400ull
 #define EFER_GUEST	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
 
 static void seg_set(struct vmcb_seg *s, u16 sel, u64 base, u32 limit,
@@ -52,10 +50,10 @@ void revirt_svm_reset(struct revirt_vcpu *v)
 	sa->rflags = X86_EFLAGS_FIXED;
 	sa->cr0 = RESET_CR0;
 	sa->efer = EFER_SVME;		/* VMRUN wants it in the guest's EFER */
-	sa->dr6 = RESET_DR6;
-	sa->dr7 = RESET_DR7;
-	to_svm(v)->dr6 = RESET_DR6;
-	to_svm(v)->dr7 = RESET_DR7;
+	sa->dr6 = REVIRT_DR6_FIXED;
+	sa->dr7 = REVIRT_DR7_FIXED;
+	to_svm(v)->dr6 = REVIRT_DR6_FIXED;
+	to_svm(v)->dr7 = REVIRT_DR7_FIXED;
 	sa->g_pat = RESET_PAT;
 	memset(v->gpr, 0, sizeof(v->gpr));
 	v->gpr[2] = 0x600;		/* EDX: the processor signature */
@@ -534,7 +532,7 @@ int revirt_svm_set_state(struct revirt_vcpu *v,
 	if (!r && (st->classes & REVIRT_STATE_DEBUGREGS))
 		r = set_debugregs(v, &st->debugregs);
 	if (!r && (st->classes & REVIRT_STATE_TSC))
-		to_svm(v)->vmcb->control.tsc_offset = st->tsc - rdtsc();
+		svm_set_tsc(v, st->tsc, false);
 	if (!r && (st->classes & REVIRT_STATE_MSRS))
 		r = set_msrs(v, &st->msrs);
 	return r;

@@ -22,7 +22,6 @@
 
 #define REVIRT_RFLAGS_DF	(1ull << 10)
 #define REVIRT_SEG_ES		0
-#define REVIRT_SEG_CS		1
 #define REVIRT_SEG_DS		3
 #define REVIRT_SEG_FS		4
 #define REVIRT_SEG_GS		5
@@ -99,9 +98,8 @@ static int revirt_io_prefixes(struct revirt_vcpu *v)
 	long64 = (m.efer & EFER_LMA) && m.cs_l;
 	if (!len || len > sizeof(bytes))
 		return -EINVAL;
-	r = revirt_guest_linear_rw(v, long64 ? rip : (u32)(rip +
-				   revirt_arch->seg_base(v, REVIRT_SEG_CS)),
-				   bytes, len, false);
+	r = revirt_guest_linear_rw(v, revirt_rip_linear(v, 0), bytes, len,
+				   false);
 	if (r)
 		return r;
 	for (i = 0; i < len - 1; i++) {
