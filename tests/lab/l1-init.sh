@@ -302,7 +302,14 @@ native_tests() {
     mkdir -p /tmp/cpuid-kvm
     export REVIRT_CPUID_KVM_DIR=/tmp/cpuid-kvm
     qtests cpuid >/tmp/cpuid-kvm.out 2>&1
-    say "L1-NATIVE kvm_amd's CPUID recorded for $(ls /tmp/cpuid-kvm | wc -l) CPU models"
+    # (without them revirt.ko's cpuid cases would only skip)
+    models=$(/qtest/revirt-test -l | grep -c '/cpuid/')
+    recorded=$(ls /tmp/cpuid-kvm | wc -l)
+    if [ "$recorded" = "$models" ]; then
+        qcheck cpuid-kvm-recorded pass "$recorded CPU models"
+    else
+        qcheck cpuid-kvm-recorded fail "$recorded of $models CPU models"
+    fi
     rmmod kvm_amd; rmmod kvm
     if insmod /mods/revirt.ko && [ -c /dev/revirt ]; then
         qcheck native-loads pass
